@@ -52,9 +52,13 @@ fuzz-build: deps
 # Each libFuzzer target runs for FUZZ_SECONDS from its committed seed corpus (tests/fuzz/corpus/<name>).
 fuzz: fuzz-build
 	@set -e; for f in $(FUZZ_BUILD)/tests/fuzz_*; do \
+	  [ -x "$$f" ] || continue; \
 	  name=$$(basename $$f); corpus=tests/fuzz/corpus/$${name#fuzz_}; work=$(FUZZ_BUILD)/corpus/$${name#fuzz_}; \
 	  mkdir -p $$work; echo "== $$name for $(FUZZ_SECONDS) s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 $$work $$( [ -d $$corpus ] && echo $$corpus ) 2>&1 | tail -n 12; \
+	  if ! $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	      $$work $$( [ -d $$corpus ] && echo $$corpus ) >$$work.log 2>&1; then \
+	    tail -n 40 $$work.log; echo "FAILED: $$name found a crash (reproducer above)"; exit 1; \
+	  fi; grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' $$work.log || true; \
 	done
 
 test: test-cpp test-python
