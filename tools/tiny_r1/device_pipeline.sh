@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Train, export and evaluate tiny-r1 in one GPU session (about ten minutes on one H200).
+#
+#   OUT=/path/for/results TRAIN_SECONDS=300 EVAL_SECONDS=220 tools/tiny_r1/device_pipeline.sh
+#
+# A continuation phase starts from a release folder instead of random weights:
+#   OUT=... INIT_FROM=models/tiny-r1 MIXTURE=phase2 STEPS=800 LR=1e-3 WARMUP=30 SEED=4321 \
+#     EVAL_SECONDS=125 tools/tiny_r1/device_pipeline.sh
+#
+# Needs python3 with torch, transformers (DeepseekV3ForCausalLM), tokenizers and safetensors,
+# and the tokenizer files already in models/tiny-r1 (tools/tiny_r1/build_tokenizer.py).
+# Results land in $OUT as soon as each stage ends, so a run cut short still leaves the stages
+# it finished: model.safetensors, config.json, generation_config.json (the release),
+# train_log.json, eval.json and pipeline.log.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:?set OUT to a results folder}
+TRAIN_SECONDS=${TRAIN_SECONDS:-300}
+EVAL_SECONDS=${EVAL_SECONDS:-220}
+SEED=${SEED:-1234}
+STEPS=${STEPS:-0}
+LR=${LR:-2e-3}
+WARMUP=${WARMUP:-150}
+MIXTURE=${MIXTURE:-phase1}
+INIT_FROM=${INIT_FROM:-}
+EVAL_SEED=${EVAL_SEED:-20261129}
+WORK=$(mktemp -d)
+export PYTHONUNBUFFERED=1
+mkdir -p "$OUT"
+exec > >(tee "$OUT/pipeline.log") 2>&1
+
+echo "== $(date -u +%FT%TZ) train (seed $SEED, mixture $MIXTURE, steps $STEPS or $TRAIN_SECONDS s, from ${INIT_FROM:-scratch})"
+python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__, torch.cuda.get_device_name(0))'
+python3 tools/tiny_r1/train.py --tokenizer models/tiny-r1/tokenizer.json --out "$WORK/run" \
+  --seed "$SEED" --time-budget "$TRAIN_SECONDS" --steps "$STEPS" --lr "$LR" --warmup "$WARMUP" \
+  --mixture "$MIXTURE" ${INIT_FROM:+--init-from "$INIT_FROM"} --workers 14
+cp "$WORK/run/train_log.json" "$OUT/"
+
+echo "== $(date -u +%FT%TZ) export FP8"
+mkdir -p "$WORK/release"
+cp models/tiny-r1/tokenizer.json models/tiny-r1/tokenizer_config.json "$WORK/release/"
+python3 tools/tiny_r1/export_fp8.py --state "$WORK/run/trained_state.pt" --out "$WORK/release"
+cp "$WORK/release/model.safetensors" "$WORK/release/config.json" "$WORK/release/generation_config.json" "$OUT/"
+
+echo "== $(date -u +%FT%TZ) evaluate (seed $EVAL_SEED, deadline $EVAL_SECONDS s)"
+python3 tools/tiny_r1/evaluate.py --release "$WORK/release" --out "$OUT/eval.json" --seed "$EVAL_SEED" \
+  --per-family 1000 --batch 1000 --deadline-s "$EVAL_SECONDS"
+echo "== $(date -u +%FT%TZ) done"
