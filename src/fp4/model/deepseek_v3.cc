@@ -1,0 +1,148 @@
+// DeepSeek-V3 / R1 / R1-0528 and DeepSeek-V2 / V2-Lite: MLA attention + (dense | MoE) MLP per layer.
+#include <fmt/format.h>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "fp4/base/error.h"
+#include "fp4/model/families.h"
+#include "fp4/model/forward_util.h"
+#include "fp4/model/mla.h"
+#include "fp4/model/moe.h"
+#include "fp4/ops/norm.h"
+#include "fp4/ops/rope.h"
+
+namespace fp4::model {
+namespace {
+
+struct DeepseekLayer {
+  std::vector<float> input_norm, post_norm;  // [hidden]
+  MlaWeights attn;
+  std::optional<GatedMlp> dense;  // layers < first_k_dense_replace (or off the moe_layer_freq grid)
+  std::optional<MoeWeights> moe;
+};
+
+class DeepseekModel final : public Model {
+ public:
+  DeepseekModel(const std::string& dir, io::ModelConfig config, ThreadPool& pool)
+      : Model(std::move(config), pool), binder_(dir) {
+    const io::ModelConfig& c = config_;
+    FP4_CHECK(c.mla.has_value(), "{}: DeepSeek config has no MLA dimensions", c.source);
+    FP4_CHECK(c.hidden_act == "silu", "{}: hidden_act '{}' is not supported; supported: silu", c.source, c.hidden_act);
+    if (c.moe) {
+      const io::MoeConfig& m = *c.moe;
+      FP4_CHECK(m.topk_group * (m.n_routed_experts / m.n_group) >= m.num_experts_per_tok || m.n_group == 1,
+                "{}: topk_group {} of n_group {} keeps fewer experts than num_experts_per_tok {}", c.source,
+                m.topk_group, m.n_group, m.num_experts_per_tok);
+      FP4_CHECK(m.topk_method != "noaux_tc" || m.n_routed_experts / m.n_group >= 2 || m.n_group == 1,
+                "{}: noaux_tc routing needs at least 2 experts per group", c.source);
+    }
+    const int64_t hidden = c.hidden_size;
+    embed_ = binder_.embedding("model.embed_tokens.weight", c.vocab_size, hidden);
+    layers_.reserve(static_cast<size_t>(c.num_hidden_layers));
+    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+      const std::string p = fmt::format("model.layers.{}", l);
+      DeepseekLayer layer;
+      layer.input_norm = binder_.vector(p + ".input_layernorm.weight", hidden);
+      layer.post_norm = binder_.vector(p + ".post_attention_layernorm.weight", hidden);
+      layer.attn = MlaWeights::bind(binder_, c, l);
+      if (c.is_moe_layer(l)) {
+        layer.moe = MoeWeights::bind(binder_, c, l);
+      } else {
+        layer.dense = binder_.mlp(p + ".mlp", hidden, c.intermediate_size);
+      }
+      layers_.push_back(std::move(layer));
+    }
+    final_norm_ = binder_.vector("model.norm.weight", hidden);
+    lm_head_ = bind_lm_head(binder_, c, embed_);
+    binder_.check_all_bound(c.num_hidden_layers);
+
+    const RopeConfig rc = rope_config(c, c.mla->qk_rope_head_dim);
+    rope_ = rope_frequencies(rc);
+    // qk_head_dim^-0.5 · mscale(factor, mscale_all_dim)²: YaRN's attention factor folded into the scale.
+    softmax_scale_ = deepseek_softmax_scale(c.mla->qk_head_dim(), rc);
+    // V3 with rope_interleave (the default) rotates pairs (2i, 2i+1) and writes them de-interleaved, as
+    // HF does; V2 writes them back in place. Either is exact: q and k share the layout.
+    rope_layout_ = c.arch == io::Architecture::kDeepseekV2 ? cpu::RopeLayout::kInterleavedPairs
+                   : c.rope_interleave                     ? cpu::RopeLayout::kInterleaved
+                                                           : cpu::RopeLayout::kHalf;
+  }
+
+  uint64_t weight_bytes() const override {
+    return binder_.bound_bytes() + static_cast<uint64_t>(embed_.rows * embed_.cols * dtype_size(embed_.dtype));
+  }
+
+  std::string describe() const override {
+    return fmt::format("{}: {} layers ({} MoE), hidden {}, vocab {}; {}", config_.model_type, layers_.size(),
+                       moe_layers(), config_.hidden_size, config_.vocab_size, binder_.encoding_summary());
+  }
+
+  void forward(std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv, const ForwardOptions& options,
+               float* logits) override {
+    const io::ModelConfig& c = config_;
+    check_forward_inputs(tokens, pos0, kv, c.vocab_size, kv_row_floats());
+    const Compute cx{pool_, options.exact_matmul};
+    const int64_t T = static_cast<int64_t>(tokens.size());
+    const int64_t Hd = c.hidden_size;
+    const float eps = static_cast<float>(c.rms_norm_eps);
+
+    // RoPE cos/sin for the T positions: [T, R/2].
+    const int64_t half = c.mla->qk_rope_head_dim / 2;
+    std::vector<int32_t> positions(static_cast<size_t>(T));
+    for (int64_t t = 0; t < T; ++t) positions[t] = static_cast<int32_t>(pos0 + t);
+    std::vector<float> cos(static_cast<size_t>(T * half)), sin(static_cast<size_t>(T * half));
+    cpu::rope_cos_sin(rope_, positions.data(), T, cos.data(), sin.data());
+    const MlaContext ctx{&c, &cos, &sin, rope_layout_, softmax_scale_};
+
+    std::vector<float> x(static_cast<size_t>(T * Hd));       // [T, hidden] residual stream
+    std::vector<float> normed(static_cast<size_t>(T * Hd));  // [T, hidden]
+    std::vector<float> delta(static_cast<size_t>(T * Hd));   // [T, hidden] block output
+    std::vector<float> scratch;
+    for (int64_t t = 0; t < T; ++t) embed_.lookup(tokens[t], x.data() + t * Hd);
+    dump_tensor(options, [] { return std::string("embed"); }, {T, Hd}, x.data());
+
+    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+      const DeepseekLayer& layer = layers_[l];
+      // h = x + Attn(RMSNorm_in(x))
+      cpu::rmsnorm(x.data(), layer.input_norm.data(), eps, T, Hd, normed.data());
+      mla_forward(cx, ctx, layer.attn, normed.data(), T, pos0, l, kv, options.mla_form, options, delta.data());
+      add_inplace(x.data(), delta.data(), T * Hd);
+      dump_tensor(options, [&] { return fmt::format("layer.{}.attn_out", l); }, {T, Hd}, delta.data());
+      // x = h + FFN(RMSNorm_post(h))
+      cpu::rmsnorm(x.data(), layer.post_norm.data(), eps, T, Hd, normed.data());
+      if (layer.moe) {
+        moe_forward(cx, *c.moe, *layer.moe, normed.data(), T, l, options, delta.data());
+      } else {
+        layer.dense->apply(cx, normed.data(), T, delta.data(), scratch);
+      }
+      add_inplace(x.data(), delta.data(), T * Hd);
+      dump_tensor(options, [&] { return fmt::format("layer.{}.out", l); }, {T, Hd}, x.data());
+    }
+    final_logits(cx, x.data(), T, final_norm_, eps, lm_head_, options, logits);
+  }
+
+ private:
+  int64_t moe_layers() const {
+    int64_t n = 0;
+    for (const auto& l : layers_) n += l.moe.has_value() ? 1 : 0;
+    return n;
+  }
+
+  WeightBinder binder_;
+  Embedding embed_;
+  std::vector<DeepseekLayer> layers_;
+  std::vector<float> final_norm_;
+  Linear lm_head_;
+  RopeFrequencies rope_;
+  float softmax_scale_ = 0.0f;
+  cpu::RopeLayout rope_layout_ = cpu::RopeLayout::kInterleaved;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_deepseek(const std::string& dir, io::ModelConfig config, ThreadPool& pool) {
+  return std::make_unique<DeepseekModel>(dir, std::move(config), pool);
+}
+
+}  // namespace fp4::model

@@ -1,0 +1,47 @@
+#include "fp4/model/model.h"
+
+#include <fmt/format.h>
+
+#include "fp4/base/error.h"
+#include "fp4/model/families.h"
+#include "fp4/model/forward_util.h"
+#include "fp4/ops/norm.h"
+
+namespace fp4::model {
+
+std::unique_ptr<Model> Model::load(const std::string& dir, ThreadPool& pool) {
+  io::ModelConfig config = io::load_model_config(dir);
+  switch (config.arch) {
+    case io::Architecture::kDeepseekV3:
+    case io::Architecture::kDeepseekV2: return make_deepseek(dir, std::move(config), pool);
+    case io::Architecture::kLlama:
+    case io::Architecture::kQwen2:
+    case io::Architecture::kQwen3: return make_llama(dir, std::move(config), pool);
+  }
+  fail("{}: model_type '{}' is not supported; supported: {}", config.source, config.model_type,
+       io::accepted_model_types());
+}
+
+Linear bind_lm_head(WeightBinder& binder, const io::ModelConfig& config, const Embedding& embed) {
+  if (binder.has("lm_head.weight") || !config.tie_word_embeddings) {
+    return binder.linear("lm_head", config.vocab_size, config.hidden_size);
+  }
+  Linear tied;
+  tied.name = "model.embed_tokens (tied lm_head)";
+  tied.w = embed.as_linear();
+  return tied;
+}
+
+void final_logits(const Compute& cx, const float* x, int64_t T, const std::vector<float>& norm, float eps,
+                  const Linear& lm_head, const ForwardOptions& options, float* logits) {
+  const int64_t H = lm_head.in_features();
+  const int64_t rows = options.all_logits ? T : 1;
+  const float* src = options.all_logits ? x : x + (T - 1) * H;
+  std::vector<float> normed(static_cast<size_t>(rows * H));  // [rows, hidden]
+  cpu::rmsnorm(src, norm.data(), eps, rows, H, normed.data());
+  dump_tensor(options, [] { return std::string("final_norm"); }, {rows, H}, normed.data());
+  lm_head.apply(cx, normed.data(), rows, logits);  // [rows, vocab]
+  dump_tensor(options, [] { return std::string("logits"); }, {rows, lm_head.out_features()}, logits);
+}
+
+}  // namespace fp4::model

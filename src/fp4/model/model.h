@@ -1,0 +1,100 @@
+// A loaded model: config + weights bound in their stored encodings + a forward pass over one sequence.
+//
+// Families (one implementation file each): deepseek_v3.cc covers DeepSeek-V3/R1/R1-0528 and V2/V2-Lite
+// (MLA + MoE), llama.cc covers Llama 3.x, Qwen2 and Qwen3 (GQA + dense MLP). Everything a checkpoint
+// must contain is bound and checked by Model::load before any compute; a missing tensor, a wrong shape or
+// an unsupported encoding is one fp4::Error line naming the tensor.
+//
+// The KV cache is owned by the runtime (runtime/kv_cache.h) and handed to forward() as a view: for every
+// layer a pool of fixed-size blocks, and the sequence's block table. One token of one layer is one row of
+// kv_row_floats() floats:
+//   GQA: [K (kv_heads · head_dim) | V (kv_heads · head_dim)]
+//   MLA: [normalised latent c_kv (kv_lora_rank) | rotated k_pe (qk_rope_head_dim)]   (576 for R1)
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fp4/base/thread_pool.h"
+#include "fp4/io/model_config.h"
+
+namespace fp4::model {
+
+// One sequence's KV rows. Row of token `pos` in layer `l`:
+//   layer_base[l] + (block_table[pos / block_size] · block_size + pos % block_size) · row_floats
+struct KvSequenceView {
+  const std::vector<float*>* layer_base = nullptr;  // [layers] start of each layer's block pool
+  const int32_t* block_table = nullptr;             // [num_blocks]
+  int64_t num_blocks = 0;
+  int64_t block_size = 0;  // tokens per block
+  int64_t row_floats = 0;
+
+  int64_t capacity() const { return num_blocks * block_size; }
+  float* row(int64_t layer, int64_t pos) const {
+    const int64_t block = block_table[pos / block_size];
+    return (*layer_base)[static_cast<size_t>(layer)] + (block * block_size + pos % block_size) * row_floats;
+  }
+};
+
+// How MLA attention is computed (DeepSeek only). kAuto: expanded for prefill chunks (T > 1, compute-
+// friendly), absorbed over the latent cache for decode (T == 1, reads 576 values per cached token).
+enum class MlaForm : uint8_t { kAuto, kExpanded, kAbsorbed };
+
+// Called with every named intermediate when set: name ("layer.3.attn_out"), shape, f32 data.
+using TensorDumpFn = std::function<void(std::string_view name, std::span<const int64_t> shape, const float* data)>;
+
+// Expert choices of one MoE layer for the tokens of one forward call.
+struct RoutingRecord {
+  int64_t layer = 0;
+  int64_t tokens = 0;
+  int64_t top_k = 0;
+  std::vector<int32_t> experts;  // [tokens, top_k], ascending expert id per token
+  std::vector<float> weights;    // [tokens, top_k] routing weights in the same order (scaled)
+};
+
+struct ForwardOptions {
+  bool all_logits = false;  // logits for every position [T, vocab]; otherwise only the last [1, vocab]
+  MlaForm mla_form = MlaForm::kAuto;
+  // Every linear through the scalar reference matmul (f32 activations): see Compute in weights.h.
+  bool exact_matmul = false;
+  const TensorDumpFn* dump = nullptr;
+  std::vector<RoutingRecord>* routing = nullptr;  // appended to, one record per MoE layer, when set
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  // Loads the Hugging Face folder `dir`: config.json, quantization description, weights (mmap'd, kept
+  // in their stored encoding). Throws fp4::Error naming the field or tensor on any mismatch.
+  static std::unique_ptr<Model> load(const std::string& dir, ThreadPool& pool);
+
+  const io::ModelConfig& config() const { return config_; }
+  int64_t vocab_size() const { return config_.vocab_size; }
+  int64_t num_layers() const { return config_.num_hidden_layers; }
+  int64_t kv_row_floats() const { return config_.kv_cache_elements_per_token_per_layer(); }
+  // Bytes of weights as stored (what a decode step streams through, roughly).
+  virtual uint64_t weight_bytes() const = 0;
+  // One line: architecture, layers, and the count of linears per stored encoding.
+  virtual std::string describe() const = 0;
+
+  // Runs tokens [T] at positions pos0 .. pos0+T-1 of one sequence. The cache must already hold the
+  // rows of positions < pos0 and have capacity ≥ pos0 + T; this call writes rows pos0 .. pos0+T-1.
+  // logits: [T, vocab] when options.all_logits, else [1, vocab] for the last token.
+  // Throws fp4::Error for a token id outside the vocabulary or a cache that is too small.
+  virtual void forward(std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv,
+                       const ForwardOptions& options, float* logits) = 0;
+
+ protected:
+  Model(io::ModelConfig config, ThreadPool& pool) : config_(std::move(config)), pool_(pool) {}
+
+  io::ModelConfig config_;
+  ThreadPool& pool_;
+};
+
+}  // namespace fp4::model
