@@ -72,7 +72,7 @@ class LlamaModel final : public Model {
                float* logits) override {
     const io::ModelConfig& c = config_;
     check_forward_inputs(tokens, pos0, kv, c.vocab_size, kv_row_floats());
-    const Compute cx{pool_, options.exact_matmul};
+    const Compute cx{pool_, options.exact_matmul, {options.nvfp4_activations}};
     const int64_t T = static_cast<int64_t>(tokens.size());
     const int64_t Hd = c.hidden_size, H = c.num_attention_heads, G = c.num_key_value_heads, D = c.head_dim;
     const float eps = static_cast<float>(c.rms_norm_eps);

@@ -22,6 +22,7 @@
 
 #include "fp4/base/thread_pool.h"
 #include "fp4/io/model_config.h"
+#include "fp4/ops/matmul.h"
 
 namespace fp4::model {
 
@@ -62,6 +63,9 @@ struct ForwardOptions {
   MlaForm mla_form = MlaForm::kAuto;
   // Every linear through the scalar reference matmul (f32 activations): see Compute in weights.h.
   bool exact_matmul = false;
+  // NVFP4 linears on the fast path: f32 activations (the reference up to f32 summation order, what
+  // parity with an f32 framework needs) or int8 per 16-element block (W4A8; see docs/kernels.md).
+  cpu::ActivationPrecision nvfp4_activations = cpu::ActivationPrecision::kF32;
   const TensorDumpFn* dump = nullptr;
   std::vector<RoutingRecord>* routing = nullptr;  // appended to, one record per MoE layer, when set
 };

@@ -49,7 +49,7 @@ void Compute::matmul(const WeightView& w, const float* x, int64_t M, float* y) c
   if (exact) {
     cpu::matmul_reference(w, x, M, y);
   } else {
-    cpu::matmul(pool, w, x, M, y);
+    cpu::matmul(pool, w, x, M, y, fast);
   }
 }
 

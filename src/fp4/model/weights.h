@@ -17,6 +17,7 @@
 #include "fp4/io/hf_checkpoint.h"
 #include "fp4/io/model_config.h"
 #include "fp4/io/quant_config.h"
+#include "fp4/ops/matmul.h"
 #include "fp4/ops/rope.h"
 #include "fp4/ops/weight.h"
 
@@ -25,11 +26,13 @@ namespace fp4::model {
 // How the linears of one forward pass are computed.
 struct Compute {
   ThreadPool& pool;
-  // false: the backend's fast kernels (for NVFP4 these quantize each 16-element activation block to
-  // int8, a W4A8 approximation of about 2^-8 relative per block). true: the scalar reference for every
-  // linear (f32 activations, exact weight decode, f64 accumulation) — what golden parity with an f32
-  // framework needs; slow, meant for tests and debugging.
+  // false: the backend's fast kernels, f32 arithmetic (NVFP4 activations as `fast` says). true: the
+  // scalar reference for every linear (f32 activations, exact weight decode, f64 accumulation); slow,
+  // meant for tests and debugging.
   bool exact = false;
+  // Options of the fast kernels: NVFP4 activations in f32 (default; within f32 summation error of the
+  // reference) or int8 per 16-element block (W4A8, about 2^-8 relative per block).
+  cpu::MatmulOptions fast = {};
 
   // y[M, N] = x[M, K] · Wᵀ
   void matmul(const WeightView& w, const float* x, int64_t M, float* y) const;

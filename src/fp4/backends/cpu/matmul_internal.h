@@ -19,6 +19,10 @@ inline constexpr int64_t kSmallM = 4;
 // the caller then uses the f32 path.
 bool matmul_nvfp4_int8(ThreadPool& pool, const WeightView& w, const float* x, int64_t M, float* y);
 
+// NVFP4 with f32 activations on every SIMD target (matmul_nvfp4_f32.cc): weights decoded exactly in
+// registers, f32 FMAs. w is already checked and M > 0.
+void matmul_nvfp4_f32(ThreadPool& pool, const WeightView& w, const float* x, int64_t M, float* y);
+
 // Bytes of one stored weight row (data plus its share of the scales).
 inline int64_t weight_row_bytes(const WeightView& w) {
   switch (w.encoding) {
