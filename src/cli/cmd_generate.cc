@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstring>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <memory>
@@ -14,6 +15,7 @@
 
 #include "cli/command.h"
 #include "fp4/base/error.h"
+#include "fp4/chat/chat_template.h"
 #include "fp4/base/thread_pool.h"
 #include "fp4/io/generation_config.h"
 #include "fp4/io/safetensors.h"
@@ -59,10 +61,24 @@ struct TensorDump {
   }
 };
 
+// The chat prompt for one user message (and an optional system message), ending with the assistant's
+// generation prompt, rendered by the model folder's tokenizer_config.json chat template.
+std::string render_user_turn(const std::string& model_dir, const std::string& system, const std::string& user) {
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  if (!system.empty()) messages.push_back({{"role", "system"}, {"content", system}});
+  messages.push_back({{"role", "user"}, {"content", user}});
+  const auto chat_template =
+      chat::ChatTemplate::from_tokenizer_config_file(std::filesystem::path(model_dir) / "tokenizer_config.json");
+  return chat_template.render(messages, nlohmann::ordered_json(), /*add_generation_prompt=*/true,
+                              nlohmann::ordered_json::object());
+}
+
 struct GenerateArgs {
   std::string model_dir;
   std::string prompt_ids;
   std::string prompt_text;
+  bool chat = false;
+  std::string system_prompt;
   int64_t max_tokens = 32;
   double temperature = 0.0;
   double top_p = 1.0;
@@ -81,9 +97,14 @@ int run_generate(const GenerateArgs& a) {
   std::optional<tokenizer::Tokenizer> tok;
   std::vector<int32_t> prompt;
   FP4_CHECK(!a.prompt_text.empty() || !a.prompt_ids.empty(), "generate: give the prompt as --prompt-ids or -p TEXT");
+  FP4_CHECK(!a.chat || !a.prompt_text.empty(), "generate: --chat needs the user message as -p TEXT");
   if (!a.prompt_text.empty()) {
     tok = tokenizer::Tokenizer::from_directory(a.model_dir);
-    for (uint32_t id : tok->encode(a.prompt_text)) prompt.push_back(static_cast<int32_t>(id));
+    // With --chat the text is one user turn rendered by the model's chat template with the generation
+    // prompt; the template writes the special tokens itself, so none are added on encode (as
+    // transformers' apply_chat_template(tokenize=True) does).
+    const std::string text = a.chat ? render_user_turn(a.model_dir, a.system_prompt, a.prompt_text) : a.prompt_text;
+    for (uint32_t id : tok->encode(text, /*add_special_tokens=*/!a.chat)) prompt.push_back(static_cast<int32_t>(id));
   } else {
     prompt = parse_ids(a.prompt_ids);
   }
@@ -141,6 +162,8 @@ const Command kGenerate{
       auto* ids = sub.add_option("--prompt-ids", a->prompt_ids, "Prompt as comma-separated token ids, e.g. 1,2,3");
       auto* text = sub.add_option("-p,--prompt", a->prompt_text, "Prompt text (uses the model's tokenizer.json)");
       ids->excludes(text);
+      sub.add_flag("--chat", a->chat, "Send -p TEXT as a user message through the model's chat template");
+      sub.add_option("--system", a->system_prompt, "With --chat: a system message before the user message");
       sub.add_option("--max-tokens", a->max_tokens, "Tokens to generate")->check(CLI::PositiveNumber);
       sub.add_option("--temperature", a->temperature, "0 = greedy (default)")->check(CLI::NonNegativeNumber);
       sub.add_option("--top-p", a->top_p, "Nucleus sampling mass in (0, 1]");
