@@ -27,6 +27,7 @@
 #include "fp4/base/error.h"
 #include "fp4/base/thread_pool.h"
 #include "fp4/ops/matmul.h"
+#include "fp4/runtime/bandwidth_probe.h"
 #include "hwy/targets.h"
 
 namespace {
@@ -60,53 +61,6 @@ struct Rng {
   }
 };
 
-// Σ words[begin:end) with 8 independent accumulators, so the adds vectorise and never limit the loop.
-// Inlined into two wrappers: one compiled for AVX2 (used when the CPU has it: 32-byte loads, as the
-// kernels use) and one for the baseline ISA.
-[[gnu::always_inline]] inline uint64_t sum_words(const uint64_t* words, size_t begin, size_t end) {
-  uint64_t acc[8] = {};
-  for (size_t i = begin; i < end; i += 8) {
-    for (int j = 0; j < 8; ++j) acc[j] += words[i + static_cast<size_t>(j)];
-  }
-  uint64_t total = 0;
-  for (int j = 0; j < 8; ++j) total += acc[j];
-  return total;
-}
-[[gnu::target("avx2")]] uint64_t sum_words_avx2(const uint64_t* words, size_t begin, size_t end) {
-  return sum_words(words, begin, end);
-}
-uint64_t sum_words_baseline(const uint64_t* words, size_t begin, size_t end) { return sum_words(words, begin, end); }
-
-// Multi-threaded streaming read of a buffer far larger than the LLC: the ceiling for decode.
-double measure_read_bandwidth(fp4::ThreadPool& pool, size_t bytes) {
-  Buffer buf(bytes);
-  auto* words = reinterpret_cast<uint64_t*>(buf.data());
-  const size_t count = bytes / 8;
-  pool.parallel_for(pool.size(), [&](int64_t t, int) {  // first touch from the threads that read it
-    const size_t begin = count * static_cast<size_t>(t) / static_cast<size_t>(pool.size());
-    const size_t end = count * static_cast<size_t>(t + 1) / static_cast<size_t>(pool.size());
-    for (size_t i = begin; i < end; ++i) words[i] = i * 0x9E3779B97F4A7C15ULL;
-  });
-  std::vector<uint64_t> sink(static_cast<size_t>(pool.size()));
-  const bool have_avx2 = __builtin_cpu_supports("avx2");
-  double best = 0.0;
-  for (int rep = 0; rep < 5; ++rep) {
-    const auto t0 = Clock::now();
-    // Tasks are 4 MiB slices handed out dynamically, as the matmul hands out row ranges.
-    constexpr size_t kSliceWords = (4u << 20) / 8;
-    const int64_t slices = static_cast<int64_t>((count + kSliceWords - 1) / kSliceWords);
-    pool.parallel_for(slices, [&](int64_t slice, int thread) {
-      const size_t begin = static_cast<size_t>(slice) * kSliceWords;
-      const size_t end = std::min(count, begin + kSliceWords) / 8 * 8;
-      sink[static_cast<size_t>(thread)] += have_avx2 ? sum_words_avx2(words, begin, end) : sum_words_baseline(words, begin, end);
-    });
-    best = std::max(best, static_cast<double>(bytes) / seconds_since(t0) / 1e9);
-  }
-  uint64_t total = 0;
-  for (uint64_t v : sink) total += v;
-  if (total == 42) std::printf(" ");  // keeps the reads observable
-  return best;
-}
 
 struct Shape {
   const char* model;
@@ -196,37 +150,10 @@ struct Options {
   double min_seconds = 0.5;
   int64_t prefill_m = 512;
   bool quick = false;
-  std::string encodings = "nvfp4,fp8-block,bf16,f16,f32";
+  std::string encodings = "nvfp4,nvfp4-f32,fp8-block,bf16,f16,f32";
   std::string target;
 };
 
-// Size of the last-level cache in bytes from sysfs (0 if unknown).
-size_t llc_bytes() {
-  size_t best = 0;
-  for (int index = 0; index < 8; ++index) {
-    std::ifstream f("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/size");
-    std::string text;
-    if (!(f >> text) || text.empty()) continue;
-    size_t value = std::strtoull(text.c_str(), nullptr, 10);
-    const char unit = text.back();
-    if (unit == 'K') value <<= 10;
-    if (unit == 'M') value <<= 20;
-    best = std::max(best, value);
-  }
-  return best;
-}
-
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const size_t colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(colon + 2);
-    }
-  }
-  return "unknown";
-}
 
 }  // namespace
 
@@ -284,7 +211,7 @@ int main(int argc, char** argv) {
 
   try {
     fp4::ThreadPool pool(opt.threads);
-    const size_t llc = llc_bytes();
+    const size_t llc = fp4::runtime::last_level_cache_bytes();
     if (opt.working_set_mib == 0) opt.working_set_mib = std::max(256.0, 8.0 * static_cast<double>(llc) / 1048576.0);
     const size_t working_set = static_cast<size_t>(opt.working_set_mib * 1024 * 1024);
     char date[64];
@@ -292,9 +219,10 @@ int main(int argc, char** argv) {
     std::strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
     std::printf("# bench_matmul\n\n- date: %s\n- cpu: %s (last-level cache %.0f MiB)\n- threads: %d\n"
                 "- simd target: %s\n- command: `%s`\n",
-                date, cpu_model().c_str(), static_cast<double>(llc) / 1048576.0, pool.size(),
+                date, fp4::runtime::cpu_model_name().c_str(), static_cast<double>(llc) / 1048576.0, pool.size(),
                 fp4::cpu::matmul_target_name(), command.c_str());
-    const double bandwidth = measure_read_bandwidth(pool, std::max<size_t>(working_set, 256u << 20));
+    const double bandwidth =
+        fp4::runtime::measure_read_bandwidth(pool, std::max<size_t>(working_set, 256u << 20)).gb_per_second;
     std::printf("- measured read bandwidth: %.1f GB/s (%d threads, streaming sum over %.0f MiB, best of 5)\n",
                 bandwidth, pool.size(), std::max<size_t>(working_set, 256u << 20) / 1048576.0);
     std::printf("- working set per decode case: >= %.0f MiB of distinct weight copies, cycled\n\n", opt.working_set_mib);
@@ -312,21 +240,36 @@ int main(int argc, char** argv) {
         {"R1", "expert down", 7168, 2048},
     };
     if (opt.quick) shapes = {shapes[0], shapes[8]};
-    std::vector<WeightEncoding> encodings;
-    for (WeightEncoding e : {WeightEncoding::kNVFP4, WeightEncoding::kFP8Block, WeightEncoding::kBF16,
-                             WeightEncoding::kF16, WeightEncoding::kF32}) {
+    // A case is an encoding plus, for NVFP4, the activation precision: "nvfp4" runs the int8 dot-product
+    // path (W4A8), "nvfp4-f32" the exact f32-activation path the models use by default.
+    struct Case {
+      std::string label;
+      WeightEncoding encoding;
+      fp4::cpu::MatmulOptions options;
+    };
+    const std::vector<Case> all_cases = {
+        {"nvfp4", WeightEncoding::kNVFP4, {fp4::cpu::ActivationPrecision::kInt8}},
+        {"nvfp4-f32", WeightEncoding::kNVFP4, {fp4::cpu::ActivationPrecision::kF32}},
+        {"fp8-block", WeightEncoding::kFP8Block, {}},
+        {"bf16", WeightEncoding::kBF16, {}},
+        {"f16", WeightEncoding::kF16, {}},
+        {"f32", WeightEncoding::kF32, {}},
+    };
+    std::vector<Case> cases;
+    for (const Case& c : all_cases) {
       std::string_view list = opt.encodings;
       while (!list.empty()) {
         const size_t comma = list.find(',');
-        if (list.substr(0, comma) == fp4::encoding_name(e)) encodings.push_back(e);
+        if (list.substr(0, comma) == c.label) cases.push_back(c);
         list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
       }
     }
-    FP4_CHECK(!encodings.empty(), "--encodings {}: none of nvfp4, fp8-block, bf16, f16, f32", opt.encodings);
+    FP4_CHECK(!cases.empty(), "--encodings {}: none of nvfp4, nvfp4-f32, fp8-block, bf16, f16, f32", opt.encodings);
 
     std::printf("| encoding | model | weight | N x K | M | time/call | GB/s | %% of read bw | GFLOP/s |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|\n");
-    for (WeightEncoding enc : encodings) {
+    for (const Case& bench_case : cases) {
+      const WeightEncoding enc = bench_case.encoding;
       for (const Shape& s : shapes) {
         const size_t per_copy = data_bytes(enc, s.N, s.K) + scale_bytes(enc, s.N, s.K);
         const size_t copies = std::max<size_t>(2, (working_set + per_copy - 1) / per_copy);
@@ -344,14 +287,14 @@ int main(int argc, char** argv) {
           // Warm up (page faults, thread wake-up), then time whole passes over the copies (a pass reads
           // the whole working set, like one pass of the bandwidth measurement) and keep the best pass,
           // the same statistic as the bandwidth's best of 5.
-          fp4::cpu::matmul(pool, weights[0]->view, x.data(), M, y.data());
+          fp4::cpu::matmul(pool, weights[0]->view, x.data(), M, y.data(), bench_case.options);
           const size_t calls_per_pass = M == 1 ? copies : 1;
           double per_call = 1e30;
           double elapsed = 0.0;
           for (int pass = 0; pass < 3 || elapsed < opt.min_seconds; ++pass) {
             const auto t0 = Clock::now();
             for (size_t c = 0; c < calls_per_pass; ++c) {
-              fp4::cpu::matmul(pool, weights[c % copies]->view, x.data(), M, y.data());
+              fp4::cpu::matmul(pool, weights[c % copies]->view, x.data(), M, y.data(), bench_case.options);
             }
             const double t = seconds_since(t0);
             elapsed += t;
@@ -366,7 +309,7 @@ int main(int argc, char** argv) {
             std::snprintf(time_text, sizeof(time_text), "%.2f ms", per_call * 1e3);
           }
           std::printf("| %s | %s | %s | %lld x %lld | %lld | %s | %.1f | %.0f%% | %.1f |\n",
-                      std::string(fp4::encoding_name(enc)).c_str(), s.model, s.name, static_cast<long long>(s.N),
+                      bench_case.label.c_str(), s.model, s.name, static_cast<long long>(s.N),
                       static_cast<long long>(s.K), static_cast<long long>(M), time_text, gbps,
                       100.0 * gbps / bandwidth, gflops);
           std::fflush(stdout);
