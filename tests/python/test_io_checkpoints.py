@@ -15,6 +15,7 @@ import os
 import pathlib
 import struct
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -199,16 +200,25 @@ def test_inspect_reads_headers_only(tmp_path):
         f.write(struct.pack("<Q", len(header)) + header)
         f.truncate(8 + len(header) + data_bytes)
     out_path = tmp_path / "report.json"
+    # Linux carries a process's peak RSS across exec, so a child forked straight from this (large) pytest
+    # process would report pytest's own size. A small fresh interpreter forks and execs the command instead
+    # and reports that grandchild's peak RSS (KiB) from wait4 on its last stderr line.
+    measure = ("import os, sys\n"
+               "pid = os.fork()\n"
+               "if pid == 0:\n"
+               "    os.execv(sys.argv[1], sys.argv[1:])\n"
+               "_, status, usage = os.wait4(pid, 0)\n"
+               "sys.stderr.write(f'\\nmaxrss_kib={usage.ru_maxrss}\\n')\n"
+               "sys.exit(os.waitstatus_to_exitcode(status))\n")
     with open(out_path, "w") as out:
-        child = subprocess.Popen([str(binary("src/fp4serve")), "inspect", "--json", str(tmp_path)], stdout=out,
-                                 stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS, in KiB
-        child.returncode = os.waitstatus_to_exitcode(status)
-    assert child.returncode == 0, child.stderr.read()
+        child = subprocess.run([sys.executable, "-c", measure, str(binary("src/fp4serve")), "inspect", "--json",
+                                str(tmp_path)], stdout=out, stderr=subprocess.PIPE, text=True)
+    assert child.returncode == 0, child.stderr
+    maxrss_kib = int(child.stderr.strip().splitlines()[-1].removeprefix("maxrss_kib="))
     report = json.loads(out_path.read_text())
     assert report["stored"]["tensor_bytes"] == data_bytes
     assert report["stored"]["by_encoding"]["bf16"]["parameters"] == 2 << 30
-    assert usage.ru_maxrss < 256 * 1024, f"peak RSS {usage.ru_maxrss} KiB: inspect read tensor data"
+    assert maxrss_kib < 256 * 1024, f"peak RSS {maxrss_kib} KiB: inspect read tensor data"
 
 
 # ---- --config-only ----
