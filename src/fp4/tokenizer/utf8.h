@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "fp4/base/utf8.h"
+
 namespace fp4::tokenizer {
 
 inline constexpr char32_t kReplacementChar = 0xFFFD;
@@ -51,23 +53,7 @@ inline char32_t previous_code_point(std::string_view text, std::size_t& pos) {
   return next_code_point(text, cursor);
 }
 
-inline void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
+using fp4::append_utf8;  // base/utf8.h
 
 // Length of the valid UTF-8 sequence starting at text[pos], or 0 when the bytes there are not one
 // (overlong forms, surrogates, code points above U+10FFFF and truncated sequences are all invalid).
