@@ -78,8 +78,15 @@ class DeepseekModel final : public Model {
                        moe_layers(), config_.hidden_size, config_.vocab_size, binder_.encoding_summary());
   }
 
-  void forward(std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv, const ForwardOptions& options,
-               float* logits) override {
+  void forward_batch(std::span<const BatchSequence> batch, const ForwardOptions& options, float* logits) override {
+    forward_each(batch, options, logits, [this](std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv,
+                                                const ForwardOptions& o, float* out) { forward_one(tokens, pos0, kv, o, out); },
+                 config_.vocab_size);
+  }
+
+ private:
+  void forward_one(std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv, const ForwardOptions& options,
+               float* logits) {
     const io::ModelConfig& c = config_;
     check_forward_inputs(tokens, pos0, kv, c.vocab_size, kv_row_floats());
     const Compute cx{pool_, options.exact_matmul, {options.nvfp4_activations}};
@@ -122,7 +129,6 @@ class DeepseekModel final : public Model {
     final_logits(cx, x.data(), T, final_norm_, eps, lm_head_, options, logits);
   }
 
- private:
   int64_t moe_layers() const {
     int64_t n = 0;
     for (const auto& l : layers_) n += l.moe.has_value() ? 1 : 0;

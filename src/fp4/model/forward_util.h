@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <span>
 #include <string>
@@ -22,5 +23,12 @@ void dump_tensor(const ForwardOptions& options, NameFn&& name, std::initializer_
 // Checks the token ids and the cache capacity before any compute (user input: one error line).
 void check_forward_inputs(std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv, int64_t vocab,
                           int64_t row_floats);
+
+// Runs a batch one sequence at a time through `one` (a single-sequence forward with the all_logits
+// switch), writing each sequence's wanted logit rows in batch order.
+using SingleForwardFn = std::function<void(std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv,
+                                           const ForwardOptions& options, float* logits)>;
+void forward_each(std::span<const BatchSequence> batch, const ForwardOptions& options, float* logits,
+                  const SingleForwardFn& one, int64_t vocab);
 
 }  // namespace fp4::model

@@ -68,8 +68,15 @@ class LlamaModel final : public Model {
                        binder_.encoding_summary());
   }
 
-  void forward(std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv, const ForwardOptions& options,
-               float* logits) override {
+  void forward_batch(std::span<const BatchSequence> batch, const ForwardOptions& options, float* logits) override {
+    forward_each(batch, options, logits, [this](std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv,
+                                                const ForwardOptions& o, float* out) { forward_one(tokens, pos0, kv, o, out); },
+                 config_.vocab_size);
+  }
+
+ private:
+  void forward_one(std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv, const ForwardOptions& options,
+               float* logits) {
     const io::ModelConfig& c = config_;
     check_forward_inputs(tokens, pos0, kv, c.vocab_size, kv_row_floats());
     const Compute cx{pool_, options.exact_matmul, {options.nvfp4_activations}};
@@ -148,7 +155,6 @@ class LlamaModel final : public Model {
     final_logits(cx, x.data(), T, final_norm_, eps, lm_head_, options, logits);
   }
 
- private:
   WeightBinder binder_;
   Embedding embed_;
   std::vector<LlamaLayer> layers_;

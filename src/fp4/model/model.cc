@@ -22,6 +22,25 @@ std::unique_ptr<Model> Model::load(const std::string& dir, ThreadPool& pool) {
        io::accepted_model_types());
 }
 
+int64_t logit_rows(std::span<const BatchSequence> batch) {
+  int64_t rows = 0;
+  for (const BatchSequence& s : batch) {
+    if (s.logits == BatchSequence::Logits::kLast) rows += 1;
+    if (s.logits == BatchSequence::Logits::kAll) rows += static_cast<int64_t>(s.tokens.size());
+  }
+  return rows;
+}
+
+void Model::forward(std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv,
+                    const ForwardOptions& options, float* logits) {
+  BatchSequence one;
+  one.tokens = tokens;
+  one.pos0 = pos0;
+  one.kv = kv;
+  one.logits = options.all_logits ? BatchSequence::Logits::kAll : BatchSequence::Logits::kLast;
+  forward_batch(std::span<const BatchSequence>(&one, 1), options, logits);
+}
+
 Linear bind_lm_head(WeightBinder& binder, const io::ModelConfig& config, const Embedding& embed) {
   if (binder.has("lm_head.weight") || !config.tie_word_embeddings) {
     return binder.linear("lm_head", config.vocab_size, config.hidden_size);

@@ -58,6 +58,19 @@ struct RoutingRecord {
   std::vector<float> weights;    // [tokens, top_k] routing weights in the same order (scaled)
 };
 
+// One sequence's share of a batched forward call: a prefill chunk (T > 1) or a decode row (T = 1).
+struct BatchSequence {
+  std::span<const int32_t> tokens;  // [T]
+  int64_t pos0 = 0;                 // position of tokens[0]; the cache holds rows < pos0
+  KvSequenceView kv;
+  // Which logits this sequence wants: kNone for a prefill chunk that is not the prompt's last,
+  // kLast for the next-token distribution, kAll for every position (scoring, perplexity).
+  enum class Logits : uint8_t { kNone, kLast, kAll } logits = Logits::kLast;
+};
+
+// Rows of logits forward_batch writes: 0, 1 or T per sequence.
+int64_t logit_rows(std::span<const BatchSequence> batch);
+
 struct ForwardOptions {
   bool all_logits = false;  // logits for every position [T, vocab]; otherwise only the last [1, vocab]
   MlaForm mla_form = MlaForm::kAuto;
@@ -91,8 +104,16 @@ class Model {
   // rows of positions < pos0 and have capacity ≥ pos0 + T; this call writes rows pos0 .. pos0+T-1.
   // logits: [T, vocab] when options.all_logits, else [1, vocab] for the last token.
   // Throws fp4::Error for a token id outside the vocabulary or a cache that is too small.
-  virtual void forward(std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv,
-                       const ForwardOptions& options, float* logits) = 0;
+  // Same as forward_batch over one sequence.
+  void forward(std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv, const ForwardOptions& options,
+               float* logits);
+
+  // Runs several sequences in one pass: every linear (and the MoE) sees all their tokens together as
+  // one [sum T_i, hidden] matrix, so the weights stream once per step; attention and the cache writes
+  // stay per sequence. Each sequence's rows equal what forward() gives it alone, up to f32 summation
+  // order (tests bound the difference). options.all_logits is ignored: each BatchSequence says which
+  // logits it wants. logits: the wanted rows, [rows, vocab], in batch order (see logit_rows()).
+  virtual void forward_batch(std::span<const BatchSequence> batch, const ForwardOptions& options, float* logits) = 0;
 
  protected:
   Model(io::ModelConfig config, ThreadPool& pool) : config_(std::move(config)), pool_(pool) {}

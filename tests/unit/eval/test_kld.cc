@@ -133,11 +133,15 @@ class ShiftModel : public model::Model {
   ShiftModel(int64_t vocab, float bump, ThreadPool& pool) : Model(config_for(vocab), pool), bump_(bump) {}
   uint64_t weight_bytes() const override { return 0; }
   std::string describe() const override { return "shift model"; }
-  void forward(std::span<const int32_t> tokens, int64_t pos0, const model::KvSequenceView& kv,
-               const model::ForwardOptions& options, float* logits) override {
-    EXPECT_TRUE(options.all_logits);
+  void forward_batch(std::span<const model::BatchSequence> batch, const model::ForwardOptions&,
+                     float* logits) override {
+    ASSERT_EQ(batch.size(), 1u);  // kld scores one window at a time
+    const model::BatchSequence& s = batch[0];
+    EXPECT_EQ(s.logits, model::BatchSequence::Logits::kAll);
+    const std::span<const int32_t> tokens = s.tokens;
+    const int64_t pos0 = s.pos0;
     EXPECT_EQ(pos0, 0);  // every window is a fresh sequence
-    EXPECT_GE(kv.capacity(), static_cast<int64_t>(tokens.size()));
+    EXPECT_GE(s.kv.capacity(), static_cast<int64_t>(tokens.size()));
     windows_seen.emplace_back(tokens.begin(), tokens.end());
     const int64_t vocab = vocab_size();
     for (size_t t = 0; t < tokens.size(); ++t) {
