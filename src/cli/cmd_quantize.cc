@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "fp4/base/progress_bar.h"
 #include "fp4/quant/quantizer.h"
 
 namespace fp4::cli {
@@ -44,7 +45,13 @@ int run_quantize(const QuantizeArgs& a) {
   o.max_shard_bytes = quant::parse_byte_size(a.max_shard);
   if (a.modelopt_031_scales) o.producer_version = "0.31.0";
   o.written_by = std::string("fp4serve ") + FP4_VERSION;
+  std::unique_ptr<ProgressBar> bar;  // drawn only on a terminal
+  o.on_progress = [&bar](uint64_t done, uint64_t total, const std::string& item) {
+    if (!bar) bar = std::make_unique<ProgressBar>("quantize", total, ProgressBar::Unit::kBytes);
+    bar->update(done, item);
+  };
   const quant::QuantizeSummary s = quant::quantize_checkpoint(o);
+  if (bar) bar->finish();
   std::printf("wrote %s: %zu linears quantized, %.3f GB -> %.3f GB (%.2fx), %.1f s, peak working memory %.1f MB\n",
               a.out.c_str(), s.quantized_modules.size(), static_cast<double>(s.total_before) / 1e9,
               static_cast<double>(s.total_after) / 1e9,

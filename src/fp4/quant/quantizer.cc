@@ -130,6 +130,8 @@ class Converter {
       : ckpt_(ckpt), plan_(plan), options_(options), out_(out), budget_(options.max_memory_bytes) {}
 
   void run(QuantizeSummary& summary) {
+    uint64_t total = 0, done = 0;
+    for (const auto& item : plan_.items) total += input_bytes(item);
     for (const auto& item : plan_.items) {
       switch (item.action) {
         case Action::kCopy: copy(item.name); break;
@@ -137,11 +139,27 @@ class Converter {
         case Action::kNvfp4: summary.errors.push_back(nvfp4(item)); break;
         case Action::kFp8Block: summary.errors.push_back(fp8_block(item.linear)); break;
       }
+      done += input_bytes(item);
+      if (options_.on_progress) options_.on_progress(done, total, item.name);
     }
     summary.peak_working_bytes = budget_.peak();
   }
 
  private:
+  // Bytes of the input an item reads (the weight; block scales are negligible), the progress measure.
+  uint64_t input_bytes(const PlannedItem& item) const {
+    if (item.action == Action::kCopy) return ckpt_.view(item.name).nbytes();
+    const LinearSource& src = item.linear;
+    const uint64_t elements = static_cast<uint64_t>(src.rows) * static_cast<uint64_t>(src.cols);
+    switch (src.encoding) {
+      case SourceEncoding::kFP8Block: return elements;
+      case SourceEncoding::kF32: return elements * 4;
+      case SourceEncoding::kBF16:
+      case SourceEncoding::kF16: return elements * 2;
+    }
+    return elements * 2;
+  }
+
   uint64_t band_floats(const LinearSource& src) const {
     return static_cast<uint64_t>(std::min(kBandRows, src.rows)) * static_cast<uint64_t>(src.cols);
   }

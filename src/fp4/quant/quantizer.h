@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -47,6 +48,9 @@ struct QuantizeOptions {
   std::string producer_name = "modelopt";
   std::string producer_version = "0.47.0";
   std::string written_by = "fp4serve";
+  // Called after each output item with the input bytes converted so far, the total, and the item's name
+  // (the CLI draws its progress bar from it).
+  std::function<void(uint64_t done_bytes, uint64_t total_bytes, const std::string& item)> on_progress;
 };
 
 // Error of one quantized tensor against its f32 input.

@@ -75,6 +75,25 @@ class QuantizePipeline : public ::testing::Test {
   fs::path root_;
 };
 
+TEST_F(QuantizePipeline, ProgressCountsEveryInputByteOnce) {
+  QuantizeOptions o = options(kGolden / "deepseek_v3_bf16", "out", OutputFormat::kNvfp4);
+  std::vector<uint64_t> done;
+  uint64_t total = 0;
+  std::vector<std::string> items;
+  o.on_progress = [&](uint64_t d, uint64_t t, const std::string& item) {
+    done.push_back(d);
+    total = t;
+    items.push_back(item);
+  };
+  const QuantizeSummary s = quantize_checkpoint(o);
+  ASSERT_FALSE(done.empty());
+  EXPECT_TRUE(std::is_sorted(done.begin(), done.end()));
+  EXPECT_EQ(done.back(), total);
+  // Progress counts the weights read (not their block scales), which for a BF16 input is every byte.
+  EXPECT_EQ(total, s.total_before);
+  EXPECT_NE(std::find(items.begin(), items.end(), "model.layers.1.mlp.experts.3.up_proj"), items.end());
+}
+
 TEST_F(QuantizePipeline, DeepseekBf16ToNvfp4FollowsTheR1Recipe) {
   const QuantizeSummary s = quantize_checkpoint(options(kGolden / "deepseek_v3_bf16", "out", OutputFormat::kNvfp4));
   const fs::path out = root_ / "out";
