@@ -1,14 +1,18 @@
 // `fp4serve quantize IN OUT --format nvfp4|fp8 [--recipe r1-fp4|r1-fp4-v2|all-linear] [--exclude P]...
 //  [--include P]... [--max-memory 4G] [--modelopt-0.31-scales] [--cpu-division-scales] [--inline-config]
-//  [--input-amax A]`:
+//  [--input-amax A] [--calib FILE.jsonl [--calib-chat] [--calib-max-tokens N] [--calib-samples N]]`:
 // converts a BF16 or DeepSeek-FP8 checkpoint into ModelOpt NVFP4 or DeepSeek FP8 block (docs/quantizer.md).
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "cli/command.h"
+#include "fp4/base/error.h"
 #include "fp4/base/progress_bar.h"
+#include "fp4/quant/calibration.h"
 #include "fp4/quant/quantizer.h"
 
 namespace fp4::cli {
@@ -27,6 +31,11 @@ struct QuantizeArgs {
   bool cpu_division = false;
   bool inline_config = false;
   float input_amax = 2688.0f;
+  std::string calib;
+  bool calib_chat = false;
+  int64_t calib_max_tokens = 2048;
+  int64_t calib_samples = 0;
+  int threads = 0;
 };
 
 int run_quantize(const QuantizeArgs& a) {
@@ -45,6 +54,26 @@ int run_quantize(const QuantizeArgs& a) {
   o.max_shard_bytes = quant::parse_byte_size(a.max_shard);
   if (a.modelopt_031_scales) o.producer_version = "0.31.0";
   o.written_by = std::string("fp4serve ") + FP4_VERSION;
+  if (!a.calib.empty()) {
+    FP4_CHECK(o.format == quant::OutputFormat::kNvfp4, "quantize: --calib only applies to --format nvfp4");
+    quant::CalibrationOptions c;
+    c.file = a.calib;
+    c.chat_template_text = a.calib_chat;
+    c.max_tokens = a.calib_max_tokens;
+    c.max_samples = a.calib_samples;
+    c.threads = a.threads;
+    std::unique_ptr<ProgressBar> cbar;
+    const quant::CalibrationResult r = quant::calibrate(a.in, c, [&cbar](int64_t done, int64_t total) {
+      if (!cbar) cbar = std::make_unique<ProgressBar>("calibrate", static_cast<uint64_t>(total));
+      cbar->update(static_cast<uint64_t>(done));
+    });
+    if (cbar) cbar->finish();
+    o.input_amax = r.amax;
+    o.calibration_summary = fmt::format("{}: {} samples, {} tokens, {} unrouted experts given their layer's max",
+                                        a.calib, r.samples, r.tokens, r.filled_experts);
+    std::printf("calibrated on %lld samples (%lld tokens); %zu linears observed\n", static_cast<long long>(r.samples),
+                static_cast<long long>(r.tokens), r.amax.size());
+  }
   std::unique_ptr<ProgressBar> bar;  // drawn only on a terminal
   o.on_progress = [&bar](uint64_t done, uint64_t total, const std::string& item) {
     if (!bar) bar = std::make_unique<ProgressBar>("quantize", total, ProgressBar::Unit::kBytes);
@@ -83,6 +112,16 @@ const Command kQuantize{
       sub.add_option("--input-amax", a->input_amax,
                      "Activation amax assumed for input_scale without calibration (default 2688: input_scale 1.0)")
           ->check(CLI::PositiveNumber);
+      sub.add_option("--calib", a->calib,
+                     "Calibration texts (JSONL: {\"text\": ...} or {\"messages\": [...]}) for activation "
+                     "input_scale; see docs/quantizer.md");
+      sub.add_flag("--calib-chat", a->calib_chat, "Render calibration \"text\" lines through the chat template");
+      sub.add_option("--calib-max-tokens", a->calib_max_tokens, "Tokens per calibration sample (default 2048)")
+          ->check(CLI::PositiveNumber);
+      sub.add_option("--calib-samples", a->calib_samples, "Use at most this many calibration lines (0: all)")
+          ->check(CLI::NonNegativeNumber);
+      sub.add_option("--threads", a->threads, "Threads for calibration (default: every core)")
+          ->check(CLI::NonNegativeNumber);
       return [a] { return run_quantize(*a); };
     }};
 

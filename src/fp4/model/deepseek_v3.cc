@@ -78,57 +78,51 @@ class DeepseekModel final : public Model {
                        moe_layers(), config_.hidden_size, config_.vocab_size, binder_.encoding_summary());
   }
 
+  // Every linear and the MoE run once over the batch's N rows; MLA attention and the cache writes per
+  // sequence (mla_forward).
   void forward_batch(std::span<const BatchSequence> batch, const ForwardOptions& options, float* logits) override {
-    forward_each(batch, options, logits, [this](std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv,
-                                                const ForwardOptions& o, float* out) { forward_one(tokens, pos0, kv, o, out); },
-                 config_.vocab_size);
-  }
-
- private:
-  void forward_one(std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv, const ForwardOptions& options,
-               float* logits) {
     const io::ModelConfig& c = config_;
-    check_forward_inputs(tokens, pos0, kv, c.vocab_size, kv_row_floats());
-    const Compute cx{pool_, options.exact_matmul, {options.nvfp4_activations}};
-    const int64_t T = static_cast<int64_t>(tokens.size());
+    const BatchRows rows = plan_batch(batch, options, c.vocab_size, kv_row_floats());
+    if (rows.n == 0) return;
+    const Compute cx{pool_, options.exact_matmul, {options.nvfp4_activations}, options.observe_linear_inputs};
+    const int64_t N = rows.n;
     const int64_t Hd = c.hidden_size;
     const float eps = static_cast<float>(c.rms_norm_eps);
 
-    // RoPE cos/sin for the T positions: [T, R/2].
+    // RoPE cos/sin for each row's own position: [N, R/2].
     const int64_t half = c.mla->qk_rope_head_dim / 2;
-    std::vector<int32_t> positions(static_cast<size_t>(T));
-    for (int64_t t = 0; t < T; ++t) positions[t] = static_cast<int32_t>(pos0 + t);
-    std::vector<float> cos(static_cast<size_t>(T * half)), sin(static_cast<size_t>(T * half));
-    cpu::rope_cos_sin(rope_, positions.data(), T, cos.data(), sin.data());
+    std::vector<float> cos(static_cast<size_t>(N * half)), sin(static_cast<size_t>(N * half));
+    cpu::rope_cos_sin(rope_, rows.positions.data(), N, cos.data(), sin.data());
     const MlaContext ctx{&c, &cos, &sin, rope_layout_, softmax_scale_};
 
-    std::vector<float> x(static_cast<size_t>(T * Hd));       // [T, hidden] residual stream
-    std::vector<float> normed(static_cast<size_t>(T * Hd));  // [T, hidden]
-    std::vector<float> delta(static_cast<size_t>(T * Hd));   // [T, hidden] block output
+    std::vector<float> x(static_cast<size_t>(N * Hd));       // [N, hidden] residual stream
+    std::vector<float> normed(static_cast<size_t>(N * Hd));  // [N, hidden]
+    std::vector<float> delta(static_cast<size_t>(N * Hd));   // [N, hidden] block output
     std::vector<float> scratch;
-    for (int64_t t = 0; t < T; ++t) embed_.lookup(tokens[t], x.data() + t * Hd);
-    dump_tensor(options, [] { return std::string("embed"); }, {T, Hd}, x.data());
+    embed_batch(embed_, batch, x.data());
+    dump_tensor(options, [] { return std::string("embed"); }, {N, Hd}, x.data());
 
     for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
       const DeepseekLayer& layer = layers_[l];
       // h = x + Attn(RMSNorm_in(x))
-      cpu::rmsnorm(x.data(), layer.input_norm.data(), eps, T, Hd, normed.data());
-      mla_forward(cx, ctx, layer.attn, normed.data(), T, pos0, l, kv, options.mla_form, options, delta.data());
-      add_inplace(x.data(), delta.data(), T * Hd);
-      dump_tensor(options, [&] { return fmt::format("layer.{}.attn_out", l); }, {T, Hd}, delta.data());
-      // x = h + FFN(RMSNorm_post(h))
-      cpu::rmsnorm(x.data(), layer.post_norm.data(), eps, T, Hd, normed.data());
+      cpu::rmsnorm(x.data(), layer.input_norm.data(), eps, N, Hd, normed.data());
+      mla_forward(cx, ctx, layer.attn, normed.data(), batch, rows, l, options.mla_form, options, delta.data());
+      add_inplace(x.data(), delta.data(), N * Hd);
+      dump_tensor(options, [&] { return fmt::format("layer.{}.attn_out", l); }, {N, Hd}, delta.data());
+      // x = h + FFN(RMSNorm_post(h)): all N tokens routed together, each chosen expert run once.
+      cpu::rmsnorm(x.data(), layer.post_norm.data(), eps, N, Hd, normed.data());
       if (layer.moe) {
-        moe_forward(cx, *c.moe, *layer.moe, normed.data(), T, l, options, delta.data());
+        moe_forward(cx, *c.moe, *layer.moe, normed.data(), N, l, options, delta.data());
       } else {
-        layer.dense->apply(cx, normed.data(), T, delta.data(), scratch);
+        layer.dense->apply(cx, normed.data(), N, delta.data(), scratch);
       }
-      add_inplace(x.data(), delta.data(), T * Hd);
-      dump_tensor(options, [&] { return fmt::format("layer.{}.out", l); }, {T, Hd}, x.data());
+      add_inplace(x.data(), delta.data(), N * Hd);
+      dump_tensor(options, [&] { return fmt::format("layer.{}.out", l); }, {N, Hd}, x.data());
     }
-    final_logits(cx, x.data(), T, final_norm_, eps, lm_head_, options, logits);
+    batch_logits(cx, x.data(), batch, rows, final_norm_, eps, lm_head_, options, logits);
   }
 
+ private:
   int64_t moe_layers() const {
     int64_t n = 0;
     for (const auto& l : layers_) n += l.moe.has_value() ? 1 : 0;

@@ -1,4 +1,4 @@
-// Constructors of the model families and the pieces every family shares (output head).
+// Constructors of the model families and the piece every family shares (output head binding).
 #pragma once
 
 #include <memory>
@@ -17,9 +17,5 @@ std::unique_ptr<Model> make_llama(const std::string& dir, io::ModelConfig config
 // lm_head.weight [vocab, hidden], or the embedding table when tie_word_embeddings is set and the
 // checkpoint has no lm_head (HF ties them).
 Linear bind_lm_head(WeightBinder& binder, const io::ModelConfig& config, const Embedding& embed);
-
-// logits = lm_head(RMSNorm_final(x)) for every row of x [T, hidden] (options.all_logits) or the last.
-void final_logits(const Compute& cx, const float* x, int64_t T, const std::vector<float>& norm, float eps,
-                  const Linear& lm_head, const ForwardOptions& options, float* logits);
 
 }  // namespace fp4::model

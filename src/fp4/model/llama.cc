@@ -2,6 +2,7 @@
 //   Qwen2: q/k/v biases.  Qwen3: per-head RMSNorm on q and k before RoPE, explicit head_dim.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -68,91 +69,100 @@ class LlamaModel final : public Model {
                        binder_.encoding_summary());
   }
 
+  // Every linear runs once over the batch's N rows; attention and the cache writes per sequence.
   void forward_batch(std::span<const BatchSequence> batch, const ForwardOptions& options, float* logits) override {
-    forward_each(batch, options, logits, [this](std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv,
-                                                const ForwardOptions& o, float* out) { forward_one(tokens, pos0, kv, o, out); },
-                 config_.vocab_size);
-  }
-
- private:
-  void forward_one(std::span<const int32_t> tokens, int64_t pos0, const KvSequenceView& kv, const ForwardOptions& options,
-               float* logits) {
     const io::ModelConfig& c = config_;
-    check_forward_inputs(tokens, pos0, kv, c.vocab_size, kv_row_floats());
-    const Compute cx{pool_, options.exact_matmul, {options.nvfp4_activations}};
-    const int64_t T = static_cast<int64_t>(tokens.size());
+    const BatchRows rows = plan_batch(batch, options, c.vocab_size, kv_row_floats());
+    if (rows.n == 0) return;
+    const Compute cx{pool_, options.exact_matmul, {options.nvfp4_activations}, options.observe_linear_inputs};
+    const int64_t N = rows.n;
     const int64_t Hd = c.hidden_size, H = c.num_attention_heads, G = c.num_key_value_heads, D = c.head_dim;
     const float eps = static_cast<float>(c.rms_norm_eps);
 
-    std::vector<int32_t> positions(static_cast<size_t>(T));
-    for (int64_t t = 0; t < T; ++t) positions[t] = static_cast<int32_t>(pos0 + t);
-    std::vector<float> cos(static_cast<size_t>(T * D / 2)), sin(static_cast<size_t>(T * D / 2));  // [T, D/2]
-    cpu::rope_cos_sin(rope_, positions.data(), T, cos.data(), sin.data());
+    // RoPE tables for each row's own position: [N, D/2].
+    std::vector<float> cos(static_cast<size_t>(N * D / 2)), sin(static_cast<size_t>(N * D / 2));
+    cpu::rope_cos_sin(rope_, rows.positions.data(), N, cos.data(), sin.data());
 
-    std::vector<float> x(static_cast<size_t>(T * Hd));       // [T, hidden] residual stream
-    std::vector<float> normed(static_cast<size_t>(T * Hd));  // [T, hidden]
-    std::vector<float> delta(static_cast<size_t>(T * Hd));   // [T, hidden]
-    std::vector<float> q(static_cast<size_t>(T * H * D));    // [T, H, D]
-    std::vector<float> k(static_cast<size_t>(T * G * D));    // [T, G, D]
-    std::vector<float> v(static_cast<size_t>(T * G * D));    // [T, G, D]
-    std::vector<float> heads(static_cast<size_t>(T * H * D));
+    std::vector<float> x(static_cast<size_t>(N * Hd));       // [N, hidden] residual stream
+    std::vector<float> normed(static_cast<size_t>(N * Hd));  // [N, hidden]
+    std::vector<float> delta(static_cast<size_t>(N * Hd));   // [N, hidden]
+    std::vector<float> q(static_cast<size_t>(N * H * D));    // [N, H, D]
+    std::vector<float> k(static_cast<size_t>(N * G * D));    // [N, G, D]
+    std::vector<float> v(static_cast<size_t>(N * G * D));    // [N, G, D]
+    std::vector<float> heads(static_cast<size_t>(N * H * D));  // [N, H, D] attention output
     std::vector<float> scratch;
-    for (int64_t t = 0; t < T; ++t) embed_.lookup(tokens[t], x.data() + t * Hd);
-    dump_tensor(options, [] { return std::string("embed"); }, {T, Hd}, x.data());
+    embed_batch(embed_, batch, x.data());
+    dump_tensor(options, [] { return std::string("embed"); }, {N, Hd}, x.data());
 
     for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
       const LlamaLayer& layer = layers_[l];
-      cpu::rmsnorm(x.data(), layer.input_norm.data(), eps, T, Hd, normed.data());
-      layer.q.apply(cx, normed.data(), T, q.data());
-      layer.k.apply(cx, normed.data(), T, k.data());
-      layer.v.apply(cx, normed.data(), T, v.data());
+      cpu::rmsnorm(x.data(), layer.input_norm.data(), eps, N, Hd, normed.data());
+      layer.q.apply(cx, normed.data(), N, q.data());
+      layer.k.apply(cx, normed.data(), N, k.data());
+      layer.v.apply(cx, normed.data(), N, v.data());
       if (c.qk_norm) {  // Qwen3: RMSNorm over each head's D values, before RoPE
-        cpu::rmsnorm(q.data(), layer.q_norm.data(), eps, T * H, D, q.data());
-        cpu::rmsnorm(k.data(), layer.k_norm.data(), eps, T * G, D, k.data());
+        cpu::rmsnorm(q.data(), layer.q_norm.data(), eps, N * H, D, q.data());
+        cpu::rmsnorm(k.data(), layer.k_norm.data(), eps, N * G, D, k.data());
       }
-      cpu::apply_rope(q.data(), T, H, H * D, D, 0, D, cos.data(), sin.data(), cpu::RopeLayout::kHalf);
-      cpu::apply_rope(k.data(), T, G, G * D, D, 0, D, cos.data(), sin.data(), cpu::RopeLayout::kHalf);
-      // Cache row per token: [K (G·D) | V (G·D)].
-      for (int64_t t = 0; t < T; ++t) {
-        float* row = kv.row(l, pos0 + t);
-        std::copy_n(k.data() + t * G * D, G * D, row);
-        std::copy_n(v.data() + t * G * D, G * D, row + G * D);
+      cpu::apply_rope(q.data(), N, H, H * D, D, 0, D, cos.data(), sin.data(), cpu::RopeLayout::kHalf);
+      cpu::apply_rope(k.data(), N, G, G * D, D, 0, D, cos.data(), sin.data(), cpu::RopeLayout::kHalf);
+      // Cache row per token, in its own sequence's cache: [K (G·D) | V (G·D)].
+      for (int64_t s = 0; s < rows.sequences(); ++s) {
+        const KvSequenceView& kv = batch[static_cast<size_t>(s)].kv;
+        for (int64_t i = rows.begin(s); i < rows.begin(s) + rows.count(s); ++i) {
+          float* row = kv.row(l, rows.positions[static_cast<size_t>(i)]);
+          std::copy_n(k.data() + i * G * D, G * D, row);
+          std::copy_n(v.data() + i * G * D, G * D, row + G * D);
+        }
       }
-      dump_tensor(options, [&] { return fmt::format("layer.{}.attn.q", l); }, {T, H, D}, q.data());
-      dump_tensor(options, [&] { return fmt::format("layer.{}.attn.k", l); }, {T, G, D}, k.data());
+      dump_tensor(options, [&] { return fmt::format("layer.{}.attn.q", l); }, {N, H, D}, q.data());
+      dump_tensor(options, [&] { return fmt::format("layer.{}.attn.k", l); }, {N, G, D}, k.data());
 
-      cpu::KvView view;
-      view.k = (*kv.layer_base)[static_cast<size_t>(l)];
-      view.v = view.k + G * D;
-      view.k_token_stride = view.v_token_stride = 2 * G * D;
-      view.k_head_stride = view.v_head_stride = D;
-      view.block_table = kv.block_table;
-      view.block_size = kv.block_size;
-      view.k_block_stride = view.v_block_stride = kv.block_size * 2 * G * D;
-      cpu::AttentionParams ap;
-      ap.num_queries = T;
-      ap.num_kv = pos0 + T;
-      ap.q_pos0 = pos0;
-      ap.num_q_heads = H;
-      ap.num_kv_heads = G;
-      ap.qk_dim = D;
-      ap.v_dim = D;
-      ap.softmax_scale = softmax_scale_;
-      ap.q_token_stride = H * D;
-      ap.q_head_stride = D;
-      ap.out_token_stride = H * D;
-      ap.out_head_stride = D;
-      cpu::attention(ap, q.data(), view, heads.data());  // [T, H, D]
-      layer.o.apply(cx, heads.data(), T, delta.data());
-      add_inplace(x.data(), delta.data(), T * Hd);
-      dump_tensor(options, [&] { return fmt::format("layer.{}.attn_out", l); }, {T, Hd}, delta.data());
+      for_each_sequence(pool_, rows, [&](int64_t s, ThreadPool& pool) {
+        attend(pool, batch[static_cast<size_t>(s)], l, rows.count(s), q.data() + rows.begin(s) * H * D,
+               heads.data() + rows.begin(s) * H * D);
+      });
+      layer.o.apply(cx, heads.data(), N, delta.data());
+      add_inplace(x.data(), delta.data(), N * Hd);
+      dump_tensor(options, [&] { return fmt::format("layer.{}.attn_out", l); }, {N, Hd}, delta.data());
 
-      cpu::rmsnorm(x.data(), layer.post_norm.data(), eps, T, Hd, normed.data());
-      layer.mlp.apply(cx, normed.data(), T, delta.data(), scratch);
-      add_inplace(x.data(), delta.data(), T * Hd);
-      dump_tensor(options, [&] { return fmt::format("layer.{}.out", l); }, {T, Hd}, x.data());
+      cpu::rmsnorm(x.data(), layer.post_norm.data(), eps, N, Hd, normed.data());
+      layer.mlp.apply(cx, normed.data(), N, delta.data(), scratch);
+      add_inplace(x.data(), delta.data(), N * Hd);
+      dump_tensor(options, [&] { return fmt::format("layer.{}.out", l); }, {N, Hd}, x.data());
     }
-    final_logits(cx, x.data(), T, final_norm_, eps, lm_head_, options, logits);
+    batch_logits(cx, x.data(), batch, rows, final_norm_, eps, lm_head_, options, logits);
+  }
+
+ private:
+  // Causal attention of one sequence's T query rows q [T, H, D] over its cache (positions < pos0 + T,
+  // this layer's rows already written) → out [T, H, D].
+  void attend(ThreadPool& pool, const BatchSequence& seq, int64_t layer, int64_t T, const float* q, float* out) const {
+    const io::ModelConfig& c = config_;
+    const int64_t H = c.num_attention_heads, G = c.num_key_value_heads, D = c.head_dim;
+    const KvSequenceView& kv = seq.kv;
+    cpu::KvView view;
+    view.k = (*kv.layer_base)[static_cast<size_t>(layer)];
+    view.v = view.k + G * D;
+    view.k_token_stride = view.v_token_stride = 2 * G * D;
+    view.k_head_stride = view.v_head_stride = D;
+    view.block_table = kv.block_table;
+    view.block_size = kv.block_size;
+    view.k_block_stride = view.v_block_stride = kv.block_size * 2 * G * D;
+    cpu::AttentionParams ap;
+    ap.num_queries = T;
+    ap.num_kv = seq.pos0 + T;
+    ap.q_pos0 = seq.pos0;
+    ap.num_q_heads = H;
+    ap.num_kv_heads = G;
+    ap.qk_dim = D;
+    ap.v_dim = D;
+    ap.softmax_scale = softmax_scale_;
+    ap.q_token_stride = H * D;
+    ap.q_head_stride = D;
+    ap.out_token_stride = H * D;
+    ap.out_head_stride = D;
+    cpu::attention(pool, ap, q, view, out);
   }
 
   WeightBinder binder_;

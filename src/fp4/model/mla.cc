@@ -86,127 +86,208 @@ MlaWeights MlaWeights::bind(WeightBinder& binder, const io::ModelConfig& config,
   return w;
 }
 
-void mla_forward(const Compute& cx, const MlaContext& ctx, const MlaWeights& w, const float* x, int64_t T,
-                 int64_t pos0, int64_t layer, const KvSequenceView& kv, MlaForm form, const ForwardOptions& options,
-                 float* out) {
+namespace {
+
+// The rows of some of a batch's sequences, packed: entry i is batch sequence seq[i], whose rows are
+// rows.first[i] .. rows.first[i+1]-1 of the packed tensors.
+struct SequenceSubset {
+  std::vector<int64_t> seq;
+  BatchRows rows;
+};
+
+SequenceSubset subset(const BatchRows& rows, const std::vector<int64_t>& seq) {
+  SequenceSubset out;
+  out.seq = seq;
+  out.rows.first.push_back(0);
+  for (const int64_t s : seq) out.rows.first.push_back(out.rows.first.back() + rows.count(s));
+  out.rows.n = out.rows.first.back();
+  return out;
+}
+
+// Expanded form for one sequence: q [T, H, D] of its rows → heads [T, H, V]. kv_b expands the
+// sequence's whole cached latent (positions < pos0 + T) into per-head K and V.
+void attend_expanded(const Compute& cx, const MlaContext& ctx, const MlaWeights& w, const BatchSequence& seq,
+                     int64_t T, int64_t layer, const float* q, float* heads) {
+  const io::ModelConfig& cfg = *ctx.config;
+  const io::MlaConfig& m = *cfg.mla;
+  const int64_t H = cfg.num_attention_heads;
+  const int64_t P = m.qk_nope_head_dim, R = m.qk_rope_head_dim, V = m.v_head_dim, L = m.kv_lora_rank;
+  const int64_t D = P + R;
+  const KvSequenceView& kv = seq.kv;
+  const int64_t N = seq.pos0 + T;  // kv tokens visible to the last query
+  std::vector<float> lat(static_cast<size_t>(N * L));  // [N, L] cached latents
+  for (int64_t n = 0; n < N; ++n) std::copy_n(kv.row(layer, n), L, lat.data() + n * L);
+  std::vector<float> kvb(static_cast<size_t>(N * H * (P + V)));  // [N, H, P + V]
+  w.kv_b.apply(cx, lat.data(), N, kvb.data());
+  std::vector<float> k(static_cast<size_t>(N * H * D));  // [N, H, D] = [k_nope | k_pe]
+  for (int64_t n = 0; n < N; ++n) {
+    const float* k_pe = kv.row(layer, n) + L;
+    for (int64_t h = 0; h < H; ++h) {
+      float* dst = k.data() + (n * H + h) * D;
+      std::copy_n(kvb.data() + (n * H + h) * (P + V), P, dst);
+      std::copy_n(k_pe, R, dst + P);
+    }
+  }
+  cpu::KvView view;
+  view.k = k.data();
+  view.k_token_stride = H * D;
+  view.k_head_stride = D;
+  view.v = kvb.data() + P;  // V viewed inside kv_b's output
+  view.v_token_stride = H * (P + V);
+  view.v_head_stride = P + V;
+  cpu::AttentionParams ap;
+  ap.num_queries = T;
+  ap.num_kv = N;
+  ap.q_pos0 = seq.pos0;
+  ap.num_q_heads = H;
+  ap.num_kv_heads = H;
+  ap.qk_dim = D;
+  ap.v_dim = V;
+  ap.softmax_scale = ctx.softmax_scale;
+  ap.q_token_stride = H * D;
+  ap.q_head_stride = D;
+  ap.out_token_stride = H * V;
+  ap.out_head_stride = V;
+  cpu::attention(cx.pool, ap, q, view, heads);
+}
+
+// Absorbed form for the sequences of `sub` together: their query rows are packed so that the per-head
+// W_UK_hᵀ and W_UV_h products run once over all of them; attention itself is per sequence, over the
+// latent cache. q [N, H, D] and heads [N, H, V] are the whole batch's rows.
+void attend_absorbed(const Compute& cx, const MlaContext& ctx, const MlaWeights& w,
+                     std::span<const BatchSequence> batch, const BatchRows& rows, const SequenceSubset& sub,
+                     int64_t layer, const float* q, float* heads) {
   const io::ModelConfig& cfg = *ctx.config;
   const io::MlaConfig& m = *cfg.mla;
   const int64_t H = cfg.num_attention_heads;
   const int64_t P = m.qk_nope_head_dim, R = m.qk_rope_head_dim, V = m.v_head_dim, L = m.kv_lora_rank;
   const int64_t D = P + R;
   const int64_t row = L + R;
-
-  // Query: [T, H, D] = [nope P | rope R] per head.
-  std::vector<float> q(static_cast<size_t>(T * H * D));
-  if (w.q_lora) {
-    std::vector<float> qa(static_cast<size_t>(T * m.q_lora_rank));  // [T, q_lora_rank]
-    w.q_a.apply(cx, x, T, qa.data());
-    cpu::rmsnorm(qa.data(), w.q_a_norm.data(), kLatentNormEps, T, m.q_lora_rank, qa.data());
-    w.q_b.apply(cx, qa.data(), T, q.data());
-  } else {
-    w.q_proj.apply(cx, x, T, q.data());
+  const int64_t M = sub.rows.n;
+  std::vector<int64_t> batch_row(static_cast<size_t>(M));  // packed row i → its row in the batch
+  for (size_t i = 0; i < sub.seq.size(); ++i) {
+    for (int64_t t = 0; t < rows.count(sub.seq[i]); ++t) {
+      batch_row[static_cast<size_t>(sub.rows.first[i] + t)] = rows.begin(sub.seq[i]) + t;
+    }
   }
-  cpu::apply_rope(q.data(), T, H, H * D, D, P, R, ctx.cos->data(), ctx.sin->data(), ctx.rope_layout);
-
-  // Latent KV: [T, L + R] → normalised c_kv and rotated k_pe, written to the cache rows pos0..pos0+T-1.
-  std::vector<float> kva(static_cast<size_t>(T * row));
-  w.kv_a.apply(cx, x, T, kva.data());
-  cpu::rmsnorm(kva.data(), row, w.kv_a_norm.data(), kLatentNormEps, T, L, kva.data(), row);
-  cpu::apply_rope(kva.data(), T, 1, row, row, L, R, ctx.cos->data(), ctx.sin->data(), ctx.rope_layout);
-  for (int64_t t = 0; t < T; ++t) std::copy_n(kva.data() + t * row, row, kv.row(layer, pos0 + t));
-  dump_tensor(options, [&] { return fmt::format("layer.{}.attn.q", layer); }, {T, H, D}, q.data());
-  dump_tensor(options, [&] { return fmt::format("layer.{}.attn.latent", layer); }, {T, row}, kva.data());
-
-  const int64_t N = pos0 + T;  // kv tokens visible to the last query
-  const bool absorbed = form == MlaForm::kAbsorbed || (form == MlaForm::kAuto && T == 1);
-  std::vector<float> heads(static_cast<size_t>(T * H * V));  // [T, H, V] attention output per head
-  cpu::AttentionParams ap;
-  ap.num_queries = T;
-  ap.num_kv = N;
-  ap.q_pos0 = pos0;
-  ap.num_q_heads = H;
-  ap.softmax_scale = ctx.softmax_scale;
-
-  if (!absorbed) {
-    // Expanded: K [N, H, D], V viewed inside kv_b's output [N, H, P + V].
-    std::vector<float> lat(static_cast<size_t>(N * L));
-    for (int64_t n = 0; n < N; ++n) std::copy_n(kv.row(layer, n), L, lat.data() + n * L);
-    std::vector<float> kvb(static_cast<size_t>(N * H * (P + V)));
-    w.kv_b.apply(cx, lat.data(), N, kvb.data());
-    std::vector<float> k(static_cast<size_t>(N * H * D));
-    for (int64_t n = 0; n < N; ++n) {
-      const float* k_pe = kv.row(layer, n) + L;
-      for (int64_t h = 0; h < H; ++h) {
-        float* dst = k.data() + (n * H + h) * D;
-        std::copy_n(kvb.data() + (n * H + h) * (P + V), P, dst);
-        std::copy_n(k_pe, R, dst + P);
-      }
+  // q_abs [M, H, L + R] = [W_UK_hᵀ·q_nope_h | q_pe_h]. The per-head products are small ([L, P] · M rows),
+  // so heads are spread over the pool and each head's matmul runs inline on its worker.
+  std::vector<float> qn(static_cast<size_t>(H * M * P)), ql(static_cast<size_t>(H * M * L));  // [H, M, ·]
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t h = 0; h < H; ++h) std::copy_n(q + (batch_row[i] * H + h) * D, P, qn.data() + (h * M + i) * P);
+  }
+  cx.pool.parallel_for(H, [&](int64_t h, int) {
+    cx.matmul(w.uk_t[h], qn.data() + h * M * P, M, ql.data() + h * M * L);  // [M, L]
+  });
+  std::vector<float> q_abs(static_cast<size_t>(M * H * row));
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t h = 0; h < H; ++h) {
+      float* dst = q_abs.data() + (i * H + h) * row;
+      std::copy_n(ql.data() + (h * M + i) * L, L, dst);
+      std::copy_n(q + (batch_row[i] * H + h) * D + P, R, dst + L);
     }
-    cpu::KvView view;
-    view.k = k.data();
-    view.k_token_stride = H * D;
-    view.k_head_stride = D;
-    view.v = kvb.data() + P;
-    view.v_token_stride = H * (P + V);
-    view.v_head_stride = P + V;
-    ap.num_kv_heads = H;
-    ap.qk_dim = D;
-    ap.v_dim = V;
-    ap.q_token_stride = H * D;
-    ap.q_head_stride = D;
-    ap.out_token_stride = H * V;
-    ap.out_head_stride = V;
-    cpu::attention(ap, q.data(), view, heads.data());
-  } else {
-    // Absorbed: q_abs [T, H, L + R] = [W_UK_hᵀ·q_nope_h | q_pe_h]; one shared kv head over the cache.
-    // The per-head products are small ([L, P] · T rows), so heads are spread over the pool and each
-    // head's matmul runs inline on its worker (nested loops of the pool run inline).
-    std::vector<float> q_abs(static_cast<size_t>(T * H * row));
-    std::vector<float> qn(static_cast<size_t>(H * T * P)), ql(static_cast<size_t>(H * T * L));  // [H, T, ·]
-    for (int64_t t = 0; t < T; ++t) {
-      for (int64_t h = 0; h < H; ++h) std::copy_n(q.data() + (t * H + h) * D, P, qn.data() + (h * T + t) * P);
-    }
-    cx.pool.parallel_for(H, [&](int64_t h, int) {
-      cx.matmul(w.uk_t[h], qn.data() + h * T * P, T, ql.data() + h * T * L);  // [T, L]
-    });
-    for (int64_t t = 0; t < T; ++t) {
-      for (int64_t h = 0; h < H; ++h) {
-        float* dst = q_abs.data() + (t * H + h) * row;
-        std::copy_n(ql.data() + (h * T + t) * L, L, dst);
-        std::copy_n(q.data() + (t * H + h) * D + P, R, dst + L);
-      }
-    }
-    cpu::KvView view;
+  }
+  std::vector<float> o_lat(static_cast<size_t>(M * H * L));  // [M, H, L]
+  for_each_sequence(cx.pool, sub.rows, [&](int64_t i, ThreadPool& pool) {
+    const BatchSequence& seq = batch[static_cast<size_t>(sub.seq[static_cast<size_t>(i)])];
+    const KvSequenceView& kv = seq.kv;
+    const int64_t T = sub.rows.count(i);
+    cpu::KvView view;  // one shared kv head: K is the whole cached row, V its first L values
     view.k = (*kv.layer_base)[static_cast<size_t>(layer)];
-    view.v = view.k;  // the value is the latent: the first L values of the same row
+    view.v = view.k;
     view.k_token_stride = row;
     view.v_token_stride = row;
     view.block_table = kv.block_table;
     view.block_size = kv.block_size;
     view.k_block_stride = kv.block_size * row;
     view.v_block_stride = kv.block_size * row;
+    cpu::AttentionParams ap;
+    ap.num_queries = T;
+    ap.num_kv = seq.pos0 + T;
+    ap.q_pos0 = seq.pos0;
+    ap.num_q_heads = H;
     ap.num_kv_heads = 1;
     ap.qk_dim = row;
     ap.v_dim = L;
+    ap.softmax_scale = ctx.softmax_scale;
     ap.q_token_stride = H * row;
     ap.q_head_stride = row;
     ap.out_token_stride = H * L;
     ap.out_head_stride = L;
-    std::vector<float> o_lat(static_cast<size_t>(T * H * L));  // [T, H, L]
-    cpu::attention(ap, q_abs.data(), view, o_lat.data());
-    std::vector<float> ov(static_cast<size_t>(H * T * V));  // [H, T, V]
-    for (int64_t t = 0; t < T; ++t) {
-      for (int64_t h = 0; h < H; ++h) std::copy_n(o_lat.data() + (t * H + h) * L, L, ql.data() + (h * T + t) * L);
-    }
-    cx.pool.parallel_for(H, [&](int64_t h, int) {
-      cx.matmul(w.uv[h], ql.data() + h * T * L, T, ov.data() + h * T * V);  // [T, V]
-    });
-    for (int64_t t = 0; t < T; ++t) {
-      for (int64_t h = 0; h < H; ++h) std::copy_n(ov.data() + (h * T + t) * V, V, heads.data() + (t * H + h) * V);
+    const int64_t r0 = sub.rows.begin(i);
+    cpu::attention(pool, ap, q_abs.data() + r0 * H * row, view, o_lat.data() + r0 * H * L);
+  });
+  // heads: o_h = W_UV_h · o_lat_h, again one product per head over all M rows.
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t h = 0; h < H; ++h) std::copy_n(o_lat.data() + (i * H + h) * L, L, ql.data() + (h * M + i) * L);
+  }
+  std::vector<float> ov(static_cast<size_t>(H * M * V));  // [H, M, V]
+  cx.pool.parallel_for(H, [&](int64_t h, int) {
+    cx.matmul(w.uv[h], ql.data() + h * M * L, M, ov.data() + h * M * V);  // [M, V]
+  });
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t h = 0; h < H; ++h) std::copy_n(ov.data() + (h * M + i) * V, V, heads + (batch_row[i] * H + h) * V);
+  }
+}
+
+}  // namespace
+
+void mla_forward(const Compute& cx, const MlaContext& ctx, const MlaWeights& w, const float* x,
+                 std::span<const BatchSequence> batch, const BatchRows& rows, int64_t layer, MlaForm form,
+                 const ForwardOptions& options, float* out) {
+  const io::ModelConfig& cfg = *ctx.config;
+  const io::MlaConfig& m = *cfg.mla;
+  const int64_t H = cfg.num_attention_heads;
+  const int64_t P = m.qk_nope_head_dim, R = m.qk_rope_head_dim, V = m.v_head_dim, L = m.kv_lora_rank;
+  const int64_t D = P + R;
+  const int64_t row = L + R;
+  const int64_t N = rows.n;
+
+  // Query: [N, H, D] = [nope P | rope R] per head, every row rotated at its own position.
+  std::vector<float> q(static_cast<size_t>(N * H * D));
+  if (w.q_lora) {
+    std::vector<float> qa(static_cast<size_t>(N * m.q_lora_rank));  // [N, q_lora_rank]
+    w.q_a.apply(cx, x, N, qa.data());
+    cpu::rmsnorm(qa.data(), w.q_a_norm.data(), kLatentNormEps, N, m.q_lora_rank, qa.data());
+    w.q_b.apply(cx, qa.data(), N, q.data());
+  } else {
+    w.q_proj.apply(cx, x, N, q.data());
+  }
+  cpu::apply_rope(q.data(), N, H, H * D, D, P, R, ctx.cos->data(), ctx.sin->data(), ctx.rope_layout);
+
+  // Latent KV: [N, L + R] → normalised c_kv and rotated k_pe, each row written to its sequence's cache.
+  std::vector<float> kva(static_cast<size_t>(N * row));
+  w.kv_a.apply(cx, x, N, kva.data());
+  cpu::rmsnorm(kva.data(), row, w.kv_a_norm.data(), kLatentNormEps, N, L, kva.data(), row);
+  cpu::apply_rope(kva.data(), N, 1, row, row, L, R, ctx.cos->data(), ctx.sin->data(), ctx.rope_layout);
+  for (int64_t s = 0; s < rows.sequences(); ++s) {
+    const KvSequenceView& kv = batch[static_cast<size_t>(s)].kv;
+    for (int64_t i = rows.begin(s); i < rows.begin(s) + rows.count(s); ++i) {
+      std::copy_n(kva.data() + i * row, row, kv.row(layer, rows.positions[static_cast<size_t>(i)]));
     }
   }
-  dump_tensor(options, [&] { return fmt::format("layer.{}.attn.heads", layer); }, {T, H, V}, heads.data());
-  w.o_proj.apply(cx, heads.data(), T, out);  // [T, hidden]
+  dump_tensor(options, [&] { return fmt::format("layer.{}.attn.q", layer); }, {N, H, D}, q.data());
+  dump_tensor(options, [&] { return fmt::format("layer.{}.attn.latent", layer); }, {N, row}, kva.data());
+
+  // Each sequence's form, as a single-sequence call with its T would choose.
+  std::vector<int64_t> absorbed, expanded;
+  for (int64_t s = 0; s < rows.sequences(); ++s) {
+    const bool use_absorbed = form == MlaForm::kAbsorbed || (form == MlaForm::kAuto && rows.count(s) == 1);
+    (use_absorbed ? absorbed : expanded).push_back(s);
+  }
+  std::vector<float> heads(static_cast<size_t>(N * H * V));  // [N, H, V] attention output per head
+  if (!absorbed.empty()) attend_absorbed(cx, ctx, w, batch, rows, subset(rows, absorbed), layer, q.data(), heads.data());
+  if (!expanded.empty()) {
+    const SequenceSubset sub = subset(rows, expanded);
+    for_each_sequence(cx.pool, sub.rows, [&](int64_t i, ThreadPool& pool) {
+      const int64_t s = sub.seq[static_cast<size_t>(i)];
+      const Compute on{pool, cx.exact, cx.fast, cx.observe};
+      attend_expanded(on, ctx, w, batch[static_cast<size_t>(s)], rows.count(s), layer, q.data() + rows.begin(s) * H * D,
+                      heads.data() + rows.begin(s) * H * V);
+    });
+  }
+  dump_tensor(options, [&] { return fmt::format("layer.{}.attn.heads", layer); }, {N, H, V}, heads.data());
+  w.o_proj.apply(cx, heads.data(), N, out);  // [N, hidden]
 }
 
 }  // namespace fp4::model

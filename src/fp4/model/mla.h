@@ -15,10 +15,12 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "fp4/base/thread_pool.h"
 #include "fp4/io/model_config.h"
+#include "fp4/model/forward_util.h"
 #include "fp4/model/model.h"
 #include "fp4/model/weights.h"
 #include "fp4/ops/rope.h"
@@ -44,16 +46,18 @@ struct MlaWeights {
 // Per-forward constants shared by all layers.
 struct MlaContext {
   const io::ModelConfig* config = nullptr;
-  const std::vector<float>* cos = nullptr;  // [T, R/2] for the T query positions
+  const std::vector<float>* cos = nullptr;  // [N, R/2] for the positions of the batch's N rows
   const std::vector<float>* sin = nullptr;
   cpu::RopeLayout rope_layout = cpu::RopeLayout::kInterleaved;
   float softmax_scale = 0.0f;
 };
 
-// x: [T, hidden] (normed) at positions pos0..pos0+T-1 → out: [T, hidden]. Writes the T cache rows of
-// `layer`, then attends over positions 0..pos0+T-1.
-void mla_forward(const Compute& cx, const MlaContext& ctx, const MlaWeights& w, const float* x, int64_t T,
-                 int64_t pos0, int64_t layer, const KvSequenceView& kv, MlaForm form, const ForwardOptions& options,
-                 float* out);
+// x: [N, hidden] (normed), the batch's rows (see BatchRows) → out: [N, hidden]. Writes every row's
+// latent to its own sequence's cache rows of `layer`, then attends per sequence over positions
+// 0 .. pos0+T-1. Each sequence takes the form a single-sequence call would (kAuto: expanded for T > 1,
+// absorbed for T = 1); the absorbed sequences' per-head W_UK / W_UV products run once over all of them.
+void mla_forward(const Compute& cx, const MlaContext& ctx, const MlaWeights& w, const float* x,
+                 std::span<const BatchSequence> batch, const BatchRows& rows, int64_t layer, MlaForm form,
+                 const ForwardOptions& options, float* out);
 
 }  // namespace fp4::model

@@ -4,8 +4,6 @@
 
 #include "fp4/base/error.h"
 #include "fp4/model/families.h"
-#include "fp4/model/forward_util.h"
-#include "fp4/ops/norm.h"
 
 namespace fp4::model {
 
@@ -49,18 +47,6 @@ Linear bind_lm_head(WeightBinder& binder, const io::ModelConfig& config, const E
   tied.name = "model.embed_tokens (tied lm_head)";
   tied.w = embed.as_linear();
   return tied;
-}
-
-void final_logits(const Compute& cx, const float* x, int64_t T, const std::vector<float>& norm, float eps,
-                  const Linear& lm_head, const ForwardOptions& options, float* logits) {
-  const int64_t H = lm_head.in_features();
-  const int64_t rows = options.all_logits ? T : 1;
-  const float* src = options.all_logits ? x : x + (T - 1) * H;
-  std::vector<float> normed(static_cast<size_t>(rows * H));  // [rows, hidden]
-  cpu::rmsnorm(src, norm.data(), eps, rows, H, normed.data());
-  dump_tensor(options, [] { return std::string("final_norm"); }, {rows, H}, normed.data());
-  lm_head.apply(cx, normed.data(), rows, logits);  // [rows, vocab]
-  dump_tensor(options, [] { return std::string("logits"); }, {rows, lm_head.out_features()}, logits);
 }
 
 }  // namespace fp4::model

@@ -71,6 +71,11 @@ struct BatchSequence {
 // Rows of logits forward_batch writes: 0, 1 or T per sequence.
 int64_t logit_rows(std::span<const BatchSequence> batch);
 
+// Sees the input of every linear before it is applied: module name ("model.layers.3.mlp.experts.7.up_proj")
+// and x [M, K] (for an expert, only the tokens routed to it). `quantize --calib` records activation amax
+// through it. May be called from several threads at once.
+using LinearInputObserver = std::function<void(const std::string& module, const float* x, int64_t M, int64_t K)>;
+
 struct ForwardOptions {
   bool all_logits = false;  // logits for every position [T, vocab]; otherwise only the last [1, vocab]
   MlaForm mla_form = MlaForm::kAuto;
@@ -81,6 +86,7 @@ struct ForwardOptions {
   cpu::ActivationPrecision nvfp4_activations = cpu::ActivationPrecision::kF32;
   const TensorDumpFn* dump = nullptr;
   std::vector<RoutingRecord>* routing = nullptr;  // appended to, one record per MoE layer, when set
+  const LinearInputObserver* observe_linear_inputs = nullptr;
 };
 
 class Model {

@@ -44,10 +44,15 @@ Routing route(const Compute& cx, const io::MoeConfig& moe, const MoeWeights& w, 
 
   std::vector<float> scores(static_cast<size_t>(T * E));  // [T, E]
   w.router.apply(cx, x, T, scores.data());                // router logits, f32 accumulation
-  if (moe.scoring_func == "sigmoid") {
-    cpu::sigmoid(scores.data(), T * E, scores.data());
-  } else {
-    cpu::softmax(scores.data(), T, E, scores.data());
+  // Row by row, so that each token's values take the same (vector or scalar-tail) code path whatever T
+  // is: a token's routing does not depend on what else is in the batch.
+  for (int64_t t = 0; t < T; ++t) {
+    float* row = scores.data() + t * E;
+    if (moe.scoring_func == "sigmoid") {
+      cpu::sigmoid(row, E, row);
+    } else {
+      cpu::softmax(row, 1, E, row);
+    }
   }
 
   Routing r;
@@ -117,32 +122,59 @@ void moe_forward(const Compute& cx, const io::MoeConfig& moe, const MoeWeights& 
     for (int64_t i = 0; i < T * k; ++i) assignment[fill[r.experts[i]]++] = i;
   }
 
-  std::fill_n(y, T * H, 0.0f);
-  std::vector<float> xe, ye, scratch;
-  for (int64_t e = 0; e < E; ++e) {  // ascending expert id, as HF's index_add_ loop
+  // Work items: every routed expert that got tokens, and the shared expert over all T rows. Each item's
+  // gathered input and output get their own slice: xs [Σn, H] and ys [Σn + T, H] (routed, then shared).
+  struct Item {
+    const GatedMlp* mlp;
+    const float* x;   // [n, H]
+    float* y;         // [n, H]
+    int64_t n;
+  };
+  const int64_t routed_rows = T * k;
+  std::vector<float> xs(static_cast<size_t>(routed_rows * H));
+  std::vector<float> ys(static_cast<size_t>((routed_rows + (w.shared ? T : 0)) * H));
+  std::vector<Item> items;
+  for (int64_t e = 0; e < E; ++e) {
     const int64_t n = start[e + 1] - start[e];
     if (n == 0) continue;
-    xe.resize(static_cast<size_t>(n * H));  // [n, H] the tokens routed to expert e
-    ye.resize(static_cast<size_t>(n * H));
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t t = assignment[start[e] + i] / k;
-      std::copy_n(x + t * H, H, xe.data() + i * H);
-    }
-    w.experts[e].apply(cx, xe.data(), n, ye.data(), scratch);
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t flat = assignment[start[e] + i];
-      const int64_t t = flat / k;
+    float* xe = xs.data() + start[e] * H;  // [n, H] the tokens routed to expert e, in token order
+    for (int64_t i = 0; i < n; ++i) std::copy_n(x + assignment[start[e] + i] / k * H, H, xe + i * H);
+    items.push_back({&w.experts[e], xe, ys.data() + start[e] * H, n});
+  }
+  if (w.shared) items.push_back({&*w.shared, x, ys.data() + routed_rows * H, T});
+
+  // Each item is a few small matmuls. When there are enough of them, the items themselves are spread
+  // over the pool (their matmuls run inline on the worker, one dispatch for the layer instead of three
+  // per item); otherwise each item's matmuls use the whole pool. Either way each output row is computed
+  // by the same kernel in the same order, so the result does not depend on the choice.
+  ThreadPool& pool = cx.pool;
+  if (pool.size() > 1 && static_cast<int64_t>(items.size()) >= 2 * pool.size()) {
+    // Largest first, so the last items to start are the short ones.
+    std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+      return a.n * a.mlp->intermediate() > b.n * b.mlp->intermediate();
+    });
+    std::vector<std::vector<float>> scratch(static_cast<size_t>(pool.size()));  // [thread]
+    pool.parallel_for(static_cast<int64_t>(items.size()), [&](int64_t i, int thread) {
+      const Item& it = items[static_cast<size_t>(i)];
+      it.mlp->apply(cx, it.x, it.n, it.y, scratch[static_cast<size_t>(thread)]);
+    });
+  } else {
+    std::vector<float> scratch;
+    for (const Item& it : items) it.mlp->apply(cx, it.x, it.n, it.y, scratch);
+  }
+
+  // y = Σ over experts in ascending id (HF's index_add_ order) of weight · expert(x), then + shared(x).
+  std::fill_n(y, T * H, 0.0f);
+  for (int64_t e = 0; e < E; ++e) {
+    for (int64_t i = start[e]; i < start[e + 1]; ++i) {
+      const int64_t flat = assignment[i];
       const float weight = r.weights[flat];
-      float* dst = y + t * H;
-      const float* src = ye.data() + i * H;
+      float* dst = y + flat / k * H;
+      const float* src = ys.data() + i * H;
       for (int64_t c = 0; c < H; ++c) dst[c] += src[c] * weight;
     }
   }
-  if (w.shared) {
-    ye.resize(static_cast<size_t>(T * H));
-    w.shared->apply(cx, x, T, ye.data(), scratch);
-    add_inplace(y, ye.data(), T * H);
-  }
+  if (w.shared) add_inplace(y, ys.data() + routed_rows * H, T * H);
   if (options.routing != nullptr) {
     options.routing->push_back(RoutingRecord{layer, T, k, r.experts, r.weights});
   }

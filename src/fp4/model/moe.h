@@ -41,8 +41,9 @@ struct Routing {
 // Selects experts for every token. x: [T, hidden].
 Routing route(const Compute& cx, const io::MoeConfig& moe, const MoeWeights& w, const float* x, int64_t T);
 
-// y: [T, hidden] = routed experts + shared expert of x [T, hidden]. Appends a RoutingRecord to
-// options.routing when set.
+// y: [T, hidden] = routed experts + shared expert of x [T, hidden]. In a batched forward T is every
+// row of the batch (N), so each chosen expert's weights are read once per step for all the tokens that
+// chose it. Appends a RoutingRecord over those T rows (batch order) to options.routing when set.
 void moe_forward(const Compute& cx, const io::MoeConfig& moe, const MoeWeights& w, const float* x, int64_t T,
                  int64_t layer, const ForwardOptions& options, float* y);
 

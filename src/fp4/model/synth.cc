@@ -53,8 +53,19 @@ json deepseek_r1() {
           {"torch_dtype", "bfloat16"}};
 }
 
+json llama_3_1_8b() {
+  return {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"vocab_size", 128256},
+          {"hidden_size", 4096}, {"intermediate_size", 14336}, {"num_hidden_layers", 32},
+          {"num_attention_heads", 32}, {"num_key_value_heads", 8}, {"head_dim", 128}, {"hidden_act", "silu"},
+          {"max_position_embeddings", 131072}, {"rms_norm_eps", 1e-5}, {"rope_theta", 500000.0},
+          {"rope_scaling", {{"factor", 8.0}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+                            {"original_max_position_embeddings", 8192}, {"rope_type", "llama3"}}},
+          {"attention_bias", false}, {"mlp_bias", false}, {"tie_word_embeddings", false},
+          {"bos_token_id", 128000}, {"eos_token_id", 128001}, {"torch_dtype", "bfloat16"}};
+}
+
 // A tensor of the checkpoint and how to fill it.
-enum class Kind : uint8_t { kEmbedding, kNorm, kLinear, kCorrectionBias };
+enum class Kind : uint8_t { kEmbedding, kNorm, kLinear, kBias, kCorrectionBias };
 struct Planned {
   std::string name;  // module name for linears, tensor name otherwise
   Kind kind = Kind::kLinear;
@@ -93,8 +104,23 @@ std::vector<Planned> plan(const io::ModelConfig& c) {
       out.push_back({p + ".self_attn.kv_a_layernorm.weight", Kind::kNorm, m.kv_lora_rank, 1});
       linear(p + ".self_attn.kv_b_proj", H * (m.qk_nope_head_dim + m.v_head_dim), m.kv_lora_rank, false);
       linear(p + ".self_attn.o_proj", h, H * m.v_head_dim, false);
-    } else {
-      fail("synth: only DeepSeek (MLA) shapes are supported, got {}", c.model_type);
+    } else {  // GQA (Llama, Qwen2 with q/k/v biases, Qwen3 with q/k norms)
+      const int64_t G = c.num_key_value_heads, D = c.head_dim;
+      const std::string a = p + ".self_attn";
+      linear(a + ".q_proj", H * D, h, false);
+      linear(a + ".k_proj", G * D, h, false);
+      linear(a + ".v_proj", G * D, h, false);
+      linear(a + ".o_proj", h, H * D, false);
+      if (c.qkv_bias) {
+        for (const char* proj : {".q_proj", ".k_proj", ".v_proj"}) {
+          out.push_back({a + proj + ".bias", Kind::kBias, (proj[1] == 'q' ? H : G) * D, 1});
+        }
+      }
+      if (c.attention_bias) out.push_back({a + ".o_proj.bias", Kind::kBias, h, 1});
+      if (c.qk_norm) {
+        out.push_back({a + ".q_norm.weight", Kind::kNorm, D, 1});
+        out.push_back({a + ".k_norm.weight", Kind::kNorm, D, 1});
+      }
     }
     if (c.is_moe_layer(l)) {
       const io::MoeConfig& moe = *c.moe;
@@ -109,7 +135,7 @@ std::vector<Planned> plan(const io::ModelConfig& c) {
     }
   }
   out.push_back({"model.norm.weight", Kind::kNorm, h, 1});
-  linear("lm_head", c.vocab_size, h, false, true);
+  if (!c.tie_word_embeddings) linear("lm_head", c.vocab_size, h, false, true);
   return out;
 }
 
@@ -227,14 +253,18 @@ std::string synth_config_json(std::string_view like, int64_t layers) {
     j = deepseek_v2_lite();
   } else if (like == "deepseek-r1") {
     j = deepseek_r1();
+  } else if (like == "llama-3.1-8b") {
+    j = llama_3_1_8b();
   } else {
-    fail("synth: unknown shape '{}'; known: deepseek-v2-lite, deepseek-r1", like);
+    fail("synth: unknown shape '{}'; known: deepseek-v2-lite, deepseek-r1, llama-3.1-8b", like);
   }
   if (layers > 0) {
     FP4_CHECK(layers <= j["num_hidden_layers"].get<int64_t>(), "synth: --layers {} exceeds the {} layers of {}", layers,
               j["num_hidden_layers"].get<int64_t>(), like);
     j["num_hidden_layers"] = layers;
-    j["first_k_dense_replace"] = std::min<int64_t>(j["first_k_dense_replace"].get<int64_t>(), layers);
+    if (j.contains("first_k_dense_replace")) {
+      j["first_k_dense_replace"] = std::min<int64_t>(j["first_k_dense_replace"].get<int64_t>(), layers);
+    }
   }
   return j.dump(2);
 }
@@ -263,6 +293,7 @@ SynthReport write_synthetic_checkpoint(const std::string& config_json, SynthEnco
     switch (t.kind) {
       case Kind::kEmbedding: add(t.name, DType::kBF16, {t.rows, t.cols}, Spec::Part::kBF16, 0.02f, 0.0f); break;
       case Kind::kNorm: add(t.name, DType::kBF16, {t.rows}, Spec::Part::kBF16, 0.05f, 1.0f); break;
+      case Kind::kBias: add(t.name, DType::kBF16, {t.rows}, Spec::Part::kBF16, 0.02f, 0.0f); break;
       case Kind::kCorrectionBias: add(t.name, DType::kF32, {t.rows}, Spec::Part::kF32Bias, 0.0f, 0.0f); break;
       case Kind::kLinear: {
         const float sigma = 1.0f / std::sqrt(static_cast<float>(t.cols));

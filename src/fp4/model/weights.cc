@@ -54,6 +54,7 @@ void Compute::matmul(const WeightView& w, const float* x, int64_t M, float* y) c
 }
 
 void Linear::apply(const Compute& cx, const float* x, int64_t M, float* y) const {
+  if (cx.observe != nullptr && *cx.observe) (*cx.observe)(name, x, M, w.cols);
   cx.matmul(w, x, M, y);
   if (!bias.empty()) {
     const int64_t n = w.rows;
@@ -68,7 +69,9 @@ void GatedMlp::apply(const Compute& cx, const float* x, int64_t M, float* y, std
   float* u = g + M * inter;         // [M, inter]
   gate.apply(cx, x, M, g);
   up.apply(cx, x, M, u);
-  cpu::silu_mul(g, u, M * inter, g);  // g ← silu(g) ⊙ u
+  // g ← silu(g) ⊙ u, row by row: each row's values then take the same (vector or scalar-tail) code path
+  // whatever M is, so a token's result does not depend on what else is in the batch.
+  cpu::silu_mul_rows(g, inter, u, inter, M, inter, g, inter);
   down.apply(cx, g, M, y);          // [M, hidden]
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -33,6 +34,8 @@ struct Compute {
   // Options of the fast kernels: NVFP4 activations in f32 (default; within f32 summation error of the
   // reference) or int8 per 16-element block (W4A8, about 2^-8 relative per block).
   cpu::MatmulOptions fast = {};
+  // When set, Linear::apply shows it every linear's input first (calibration; see model.h).
+  const std::function<void(const std::string&, const float*, int64_t, int64_t)>* observe = nullptr;
 
   // y[M, N] = x[M, K] · Wᵀ
   void matmul(const WeightView& w, const float* x, int64_t M, float* y) const;

@@ -116,8 +116,13 @@ void write_report(const Plan& plan, const QuantizeOptions& options, const Quanti
     md += fmt::format("- block scale cast: {}\n", options.scale_cast == BlockScaleCast::kClamped
                                                       ? "clamped to [2^-9, 448] (current ModelOpt)"
                                                       : "unclamped (ModelOpt 0.31)");
-    md += fmt::format("- input_scale: not calibrated; default activation amax {} → input_scale {}\n",
-                      options.default_input_amax, options.default_input_amax / (6.0f * 448.0f));
+    if (options.input_amax.empty()) {
+      md += fmt::format("- input_scale: not calibrated; default activation amax {} → input_scale {}\n",
+                        options.default_input_amax, options.default_input_amax / (6.0f * 448.0f));
+    } else {
+      md += fmt::format("- input_scale: calibrated ({}); {} linears observed; the others use amax {}\n",
+                        options.calibration_summary, options.input_amax.size(), options.default_input_amax);
+    }
   }
   md += fmt::format("- quantized linears: {}; left unquantized (manifest): {}\n", s.quantized_modules.size(),
                     s.exclude_modules.size());

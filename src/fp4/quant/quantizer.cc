@@ -220,7 +220,15 @@ class Converter {
     float group_amax = 0.0f;
     for (const auto& member : item.fused_group) group_amax = std::max(group_amax, amax_of(member));
     const float scale_2 = nvfp4_global_scale(group_amax, options_.global_scale_arith);
-    const float input_scale = options_.default_input_amax / (kE2M1Max * kE4M3Max);
+    // ModelOpt: input_scale = activation amax / (6 · 448); fused members see the same input, so the
+    // group shares one (the largest) amax.
+    float act_amax = 0.0f;
+    for (const auto& member : item.fused_group) {
+      const auto it = options_.input_amax.find(member);
+      if (it != options_.input_amax.end()) act_amax = std::max(act_amax, it->second);
+    }
+    if (!(act_amax > 0.0f)) act_amax = options_.default_input_amax;
+    const float input_scale = act_amax / (kE2M1Max * kE4M3Max);
 
     WeightReader reader(ckpt_, src);
     std::vector<float> values(band), decoded(band);

@@ -39,6 +39,10 @@ struct QuantizeOptions {
   // Activation amax assumed for input_scale = amax/(6·448) when there is no calibration. 2688 gives
   // input_scale 1.0: see docs/quantizer.md for why this is the safe default.
   float default_input_amax = 2688.0f;
+  // Calibrated activation amax per module (quant/calibration.h); a fused group takes the largest of its
+  // members. Modules missing here (or with amax 0) use default_input_amax.
+  std::map<std::string, float> input_amax;
+  std::string calibration_summary;  // one line for report.md: file, samples, tokens
   // Working memory the run may hold (bytes); 0 = no limit.
   uint64_t max_memory_bytes = 0;
   uint64_t max_shard_bytes = 5'000'000'000;

@@ -74,6 +74,28 @@ TEST_F(Synth, EveryEncodingLoadsAndRuns) {
   }
 }
 
+// GQA families: the plan must hold exactly the tensors the loader binds (Qwen2's q/k/v biases, Qwen3's
+// q/k norms, a tied head without lm_head), or loading fails naming the missing or unbound tensor.
+TEST_F(Synth, GqaShapesLoadAndRun) {
+  ThreadPool pool(2);
+  for (const char* family : {"llama", "qwen2", "qwen2_tied", "qwen3"}) {
+    std::ifstream in(golden_dir(std::string(family) + "_bf16") + "/config.json");
+    nlohmann::json j = nlohmann::json::parse(in);
+    j.erase("quantization_config");
+    for (const model::SynthEncoding enc :
+         {model::SynthEncoding::kBF16, model::SynthEncoding::kFP8, model::SynthEncoding::kNVFP4}) {
+      const fs::path p = dir(std::string(family) + "_" + std::to_string(static_cast<int>(enc)));
+      model::write_synthetic_checkpoint(j.dump(), enc, 3, p.string(), pool);
+      auto m = model::Model::load(p.string(), pool);
+      TestKv kv(*m, 4);
+      std::vector<float> logits(static_cast<size_t>(m->vocab_size()));
+      const std::vector<int32_t> ids = {5, 17, 42, 7};
+      m->forward(ids, 0, kv.view(), model::ForwardOptions{}, logits.data());
+      for (float v : logits) ASSERT_TRUE(std::isfinite(v)) << family;
+    }
+  }
+}
+
 TEST_F(Synth, OutputDoesNotDependOnThreads) {
   ThreadPool one(1), two(2);
   const fs::path a = dir("t1"), b = dir("t2");
@@ -91,6 +113,10 @@ TEST(SynthConfig, KnownShapes) {
   const nlohmann::json r1 = nlohmann::json::parse(model::synth_config_json("deepseek-r1", 4));
   EXPECT_EQ(r1["num_hidden_layers"], 4);
   EXPECT_EQ(r1["first_k_dense_replace"], 3);
+  const nlohmann::json llama = nlohmann::json::parse(model::synth_config_json("llama-3.1-8b", 2));
+  EXPECT_EQ(llama["num_hidden_layers"], 2);
+  EXPECT_EQ(llama["num_key_value_heads"], 8);
+  EXPECT_FALSE(llama.contains("first_k_dense_replace"));
   EXPECT_THROW(model::synth_config_json("gpt-5", 0), Error);
   EXPECT_THROW(model::synth_config_json("deepseek-r1", 62), Error);
 }
