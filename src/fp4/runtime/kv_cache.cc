@@ -1,5 +1,7 @@
 #include "fp4/runtime/kv_cache.h"
 
+#include <algorithm>
+
 #include "fp4/base/error.h"
 
 namespace fp4::runtime {
@@ -41,6 +43,26 @@ void KvCache::release(int32_t block) {
             "KV cache: block {} is not allocated", block);
   allocated_[static_cast<size_t>(block)] = 0;
   free_.push_back(block);
+}
+
+void KvCache::copy_rows(int32_t src, int32_t dst, int64_t rows) {
+  FP4_CHECK(src >= 0 && src < num_blocks_ && dst >= 0 && dst < num_blocks_ && rows >= 0 && rows <= block_size_,
+            "KV cache: cannot copy {} rows from block {} to block {} ({} blocks of {} tokens)", rows, src, dst,
+            num_blocks_, block_size_);
+  const int64_t block_floats = block_size_ * row_floats_;
+  for (float* base : bases_) {
+    std::copy_n(base + src * block_floats, rows * row_floats_, base + dst * block_floats);
+  }
+}
+
+model::KvSequenceView KvCache::view(const std::vector<int32_t>& block_table) const {
+  model::KvSequenceView v;
+  v.layer_base = &bases_;
+  v.block_table = block_table.data();
+  v.num_blocks = static_cast<int64_t>(block_table.size());
+  v.block_size = block_size_;
+  v.row_floats = row_floats_;
+  return v;
 }
 
 SequenceKv::~SequenceKv() {

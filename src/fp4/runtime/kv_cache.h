@@ -37,6 +37,11 @@ class KvCache {
   void release(int32_t block);
 
   const std::vector<float*>& layer_bases() const { return bases_; }
+  // Copies the first `rows` token rows of block `src` into block `dst`, in every layer (forking a
+  // sequence whose last block is partly filled). Throws fp4::Error for an id or row count out of range.
+  void copy_rows(int32_t src, int32_t dst, int64_t rows);
+  // A view of a block table in this cache's pools.
+  model::KvSequenceView view(const std::vector<int32_t>& block_table) const;
 
  private:
   int64_t layers_ = 0, row_floats_ = 0, block_size_ = 0, num_blocks_ = 0;
