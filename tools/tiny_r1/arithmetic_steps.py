@@ -26,11 +26,17 @@ def _spaced(digits: list[int]) -> str:
     return " ".join(str(d) for d in digits)
 
 
-def long_addition(a: int, b: int) -> tuple[list[str], int]:
-    """Column addition of two non-negative integers."""
+def long_addition(a: int, b: int, compact: bool = False) -> tuple[list[str], int]:
+    """Column addition of two non-negative integers.
+
+    compact replaces the opening sentence by "{a} + {b} in columns:" (for additions inside
+    longer reasoning, where the sentence would add length and no information).
+    """
     width = max(len(str(a)), len(str(b)))
     da, db = digits_from_ones(a, width), digits_from_ones(b, width)
-    lines = [f"Add {a} and {b} column by column, starting from the ones digit.",
+    opening = (f"{a} + {b} in columns:" if compact
+               else f"Add {a} and {b} column by column, starting from the ones digit.")
+    lines = [opening,
              f"Digits from the right: {_spaced(da)} | {_spaced(db)}"]
     carry = 0
     out_digits: list[int] = []
@@ -50,13 +56,16 @@ def long_addition(a: int, b: int) -> tuple[list[str], int]:
     return lines, result
 
 
-def long_subtraction(a: int, b: int) -> tuple[list[str], int]:
-    """Column subtraction a - b of non-negative integers with a >= b."""
+def long_subtraction(a: int, b: int, compact: bool = False) -> tuple[list[str], int]:
+    """Column subtraction a - b of non-negative integers with a >= b (compact: as in
+    long_addition, the opening is "{a} - {b} in columns:")."""
     if a < b:
         raise ValueError(f"long_subtraction needs a >= b, got {a} < {b}")
     width = len(str(a))
     da, db = digits_from_ones(a, width), digits_from_ones(b, width)
-    lines = [f"Subtract {b} from {a} column by column, starting from the ones digit.",
+    opening = (f"{a} - {b} in columns:" if compact
+               else f"Subtract {b} from {a} column by column, starting from the ones digit.")
+    lines = [opening,
              f"Digits from the right: {_spaced(da)} | {_spaced(db)}"]
     borrow = 0
     out_digits: list[int] = []
@@ -126,3 +135,115 @@ def long_multiplication(a: int, b: int) -> tuple[list[str], int]:
     assert result == a * b
     lines.append(f"{a} * {b} = {result}")
     return lines, result
+
+
+# ----------------------------------------------------------------------------- composite steps
+# Linear equations, Euclid's algorithm and lcm used to state two- and three-digit results in a
+# single step ("-95 + 53 = -42", "182 = 1 * 98 + 84"), which a small model gets wrong.  The
+# writers below break every such operation into the column steps above; only operations whose
+# operands are all single digits (which the model does inside every column) stay on one line.
+
+
+def signed_addition(x: int, y: int) -> tuple[list[str], int]:
+    """x + y for signed integers, reduced to one column addition or subtraction of magnitudes.
+
+    The first line names the reduction (for example "-95 + 53 = -(95 - 53)"), the column
+    lines follow, and the last line states the signed result.
+    """
+    shown = f"{x} + {y}" if y >= 0 else f"{x} - {-y}"
+    result = x + y
+    if abs(x) < 10 and abs(y) < 10:
+        return [f"{shown} = {result}"], result
+    if x >= 0 and y >= 0:
+        lines, total = long_addition(x, y, compact=True)
+    elif x < 0 and y < 0:
+        lines, total = long_addition(-x, -y, compact=True)
+        lines = [f"{shown} = -({-x} + {-y})"] + lines
+        total = -total
+    else:
+        plus, minus = (x, -y) if y < 0 else (y, -x)   # result = plus - minus, both >= 0
+        if plus >= minus:
+            lines, total = long_subtraction(plus, minus, compact=True)
+            if x < 0:  # "-40 + 58 = 58 - 40"; for "78 - 38" the columns follow directly
+                lines = [f"{shown} = {plus} - {minus}"] + lines
+        else:
+            lines, total = long_subtraction(minus, plus, compact=True)
+            lines = [f"{shown} = -({minus} - {plus})"] + lines
+            total = -total
+    assert total == result
+    return lines + [f"So {shown} = {result}."], result
+
+
+def column_product(a: int, b: int) -> tuple[list[str], int]:
+    """a * b for non-negative integers with min(a, b) <= 99, in columns unless both are digits
+    or one of them is 1.
+
+    The factor with fewer digits is the multiplier (one partial product per digit of it).
+    """
+    if (a < 10 and b < 10) or a == 1 or b == 1:
+        return [f"{a} * {b} = {a * b}"], a * b
+    top, multiplier = (a, b) if len(str(b)) <= len(str(a)) else (b, a)
+    if multiplier < 10:
+        lines, result = multiply_by_digit(top, multiplier)  # opens with "{top} * {digit}:"
+    else:
+        lines, result = long_multiplication(top, multiplier)
+    assert result == a * b
+    return lines, result
+
+
+def division_with_remainder(n: int, d: int) -> tuple[list[str], int, int]:
+    """n = q * d + r for n >= 0, d > 0: the quotient is named, then checked by a column
+    product q * d = P and a column subtraction n - P = r with 0 <= r < d.
+
+    Returns (lines, q, r).
+    """
+    if n < 0 or d <= 0:
+        raise ValueError(f"division_with_remainder needs n >= 0 and d > 0, got {n}, {d}")
+    q, r = divmod(n, d)
+    lines = [f"Divide {n} by {d}: the quotient is {q}."]
+    if q == 0:
+        lines.append(f"{n} is smaller than {d}, so {n} = 0 * {d} + {n}.")
+        return lines, q, r
+    if q == 1:
+        product = d  # 1 * d needs no multiplication
+    else:
+        mul_lines, product = column_product(d, q)
+        lines += mul_lines
+    if product == n:
+        lines.append(f"{n} - {product} = 0")
+    elif n < 10:
+        lines.append(f"{n} - {product} = {r}")
+    else:
+        sub_lines, rest = long_subtraction(n, product, compact=True)
+        assert rest == r
+        lines += sub_lines
+    assert product + r == n and 0 <= r < d
+    lines.append(f"{r} is less than {d}, so {n} = {q} * {d} + {r}.")
+    return lines, q, r
+
+
+def exact_division(n: int, d: int) -> tuple[list[str], int]:
+    """n / d for a signed n and a signed d that divides it: the sign first, then the quotient
+    of the magnitudes checked by a column product."""
+    if d == 0 or n % d:
+        raise ValueError(f"exact_division needs a nonzero divisor of {n}, got {d}")
+    q = n // d
+    shown_d = f"({d})" if d < 0 else str(d)
+    if n == 0:
+        return [f"{n} / {shown_d} = 0"], 0
+    mag = abs(n) // abs(d)
+    if abs(d) == 1:
+        return [f"{n} / {shown_d} = {q}"], q
+    if n > 0 and d > 0:
+        lines = []
+    elif (n < 0) == (d < 0):
+        lines = [f"{n} / {shown_d}: the signs are the same, so the result is {abs(n)} / {abs(d)}."]
+    else:
+        lines = [f"{n} / {shown_d}: the signs differ, so the result is -({abs(n)} / {abs(d)})."]
+    lines.append(f"{abs(n)} / {abs(d)}: try {mag} and check {abs(d)} * {mag}.")
+    mul_lines, product = column_product(abs(d), mag)
+    assert product == abs(n)
+    lines += mul_lines
+    lines.append(f"{abs(d)} * {mag} = {abs(n)}, so {n} / {shown_d} = {q}.")
+    assert q * d == n
+    return lines, q

@@ -7,11 +7,15 @@
 #   OUT=... INIT_FROM=models/tiny-r1 MIXTURE=phase2 STEPS=800 LR=1e-3 WARMUP=30 SEED=4321 \
 #     EVAL_SECONDS=125 tools/tiny_r1/device_pipeline.sh
 #
+# BASELINE=<release folder> also evaluates that release on the same problems (same EVAL_SEED,
+# EVAL_PER_FAMILY and EVAL_FAMILIES), in the background while the new model trains, into
+# baseline_eval.json; BASELINE_SECONDS is its deadline.
+#
 # Needs python3 with torch, transformers (DeepseekV3ForCausalLM), tokenizers and safetensors,
 # and the tokenizer files already in models/tiny-r1 (tools/tiny_r1/build_tokenizer.py).
 # Results land in $OUT as soon as each stage ends, so a run cut short still leaves the stages
 # it finished: model.safetensors, config.json, generation_config.json (the release),
-# train_log.json, eval.json and pipeline.log.
+# train_log.json, eval.json and pipeline.log (and baseline_eval.json, baseline_eval.log).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:?set OUT to a results folder}
@@ -22,18 +26,33 @@ STEPS=${STEPS:-0}
 LR=${LR:-2e-3}
 WARMUP=${WARMUP:-150}
 MIXTURE=${MIXTURE:-phase1}
+MAX_LEN=${MAX_LEN:-768}
+WORKERS=${WORKERS:-14}
 INIT_FROM=${INIT_FROM:-}
 EVAL_SEED=${EVAL_SEED:-20261129}
+EVAL_PER_FAMILY=${EVAL_PER_FAMILY:-1000}
+EVAL_FAMILIES=${EVAL_FAMILIES:-add,sub,mul,linear,quadratic,gcd_lcm,fibonacci,series,percent,choice}
+BASELINE=${BASELINE:-}
+BASELINE_SECONDS=${BASELINE_SECONDS:-300}
 WORK=$(mktemp -d)
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 exec > >(tee "$OUT/pipeline.log") 2>&1
 
+eval_args=(--seed "$EVAL_SEED" --per-family "$EVAL_PER_FAMILY" --batch "$EVAL_PER_FAMILY" --families "$EVAL_FAMILIES")
+BASELINE_PID=
+if [ -n "$BASELINE" ]; then
+  echo "== $(date -u +%FT%TZ) evaluate baseline $BASELINE in the background (deadline $BASELINE_SECONDS s)"
+  python3 tools/tiny_r1/evaluate.py --release "$BASELINE" --out "$OUT/baseline_eval.json" "${eval_args[@]}" \
+    --deadline-s "$BASELINE_SECONDS" >"$OUT/baseline_eval.log" 2>&1 &
+  BASELINE_PID=$!
+fi
+
 echo "== $(date -u +%FT%TZ) train (seed $SEED, mixture $MIXTURE, steps $STEPS or $TRAIN_SECONDS s, from ${INIT_FROM:-scratch})"
 python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__, torch.cuda.get_device_name(0))'
 python3 tools/tiny_r1/train.py --tokenizer models/tiny-r1/tokenizer.json --out "$WORK/run" \
   --seed "$SEED" --time-budget "$TRAIN_SECONDS" --steps "$STEPS" --lr "$LR" --warmup "$WARMUP" \
-  --mixture "$MIXTURE" ${INIT_FROM:+--init-from "$INIT_FROM"} --workers 14
+  --mixture "$MIXTURE" --max-len "$MAX_LEN" ${INIT_FROM:+--init-from "$INIT_FROM"} --workers "$WORKERS"
 cp "$WORK/run/train_log.json" "$OUT/"
 
 echo "== $(date -u +%FT%TZ) export FP8"
@@ -42,7 +61,12 @@ cp models/tiny-r1/tokenizer.json models/tiny-r1/tokenizer_config.json "$WORK/rel
 python3 tools/tiny_r1/export_fp8.py --state "$WORK/run/trained_state.pt" --out "$WORK/release"
 cp "$WORK/release/model.safetensors" "$WORK/release/config.json" "$WORK/release/generation_config.json" "$OUT/"
 
-echo "== $(date -u +%FT%TZ) evaluate (seed $EVAL_SEED, deadline $EVAL_SECONDS s)"
-python3 tools/tiny_r1/evaluate.py --release "$WORK/release" --out "$OUT/eval.json" --seed "$EVAL_SEED" \
-  --per-family 1000 --batch 1000 --deadline-s "$EVAL_SECONDS"
+echo "== $(date -u +%FT%TZ) evaluate (seed $EVAL_SEED, $EVAL_PER_FAMILY per family, deadline $EVAL_SECONDS s)"
+python3 tools/tiny_r1/evaluate.py --release "$WORK/release" --out "$OUT/eval.json" "${eval_args[@]}" \
+  --deadline-s "$EVAL_SECONDS"
+if [ -n "$BASELINE_PID" ]; then
+  wait "$BASELINE_PID" || echo "baseline evaluation failed: see baseline_eval.log"
+  echo "== $(date -u +%FT%TZ) baseline"
+  tail -n 2 "$OUT/baseline_eval.log"
+fi
 echo "== $(date -u +%FT%TZ) done"

@@ -153,7 +153,8 @@ def main() -> None:
     parser.add_argument("--bias-gamma", type=float, default=1e-3)
     parser.add_argument("--workers", type=int, default=10)
     parser.add_argument("--init-from", default="", help="release folder to continue training from")
-    parser.add_argument("--mixture", choices=["phase1", "phase2"], default="phase1", help="family weights")
+    parser.add_argument("--mixture", choices=sorted(data.problems.MIXTURES), default="phase1",
+                        help="family weights (problems.MIXTURES)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--experts", choices=["grouped", "eager"], default="grouped")
     args = parser.parse_args()
@@ -161,6 +162,9 @@ def main() -> None:
     torch.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
     model = build_model(args.device, args.experts, args.init_from)
+    if args.max_len > model.config.max_position_embeddings:
+        parser.error(f"--max-len {args.max_len} exceeds the model's max_position_embeddings "
+                     f"{model.config.max_position_embeddings}")
     if args.experts == "grouped" and not grouped_experts_work(model, args.device):
         print("grouped expert GEMMs unavailable here; using transformers' per-expert loop", flush=True)
         torch.manual_seed(args.seed)
