@@ -1,4 +1,4 @@
-// `fp4serve synth --like deepseek-v2-lite|deepseek-r1 [--layers N] --encoding nvfp4|fp8|bf16 OUT`:
+// `fp4serve synth --like deepseek-v2-lite|deepseek-r1|llama-3.1-8b [--layers N] --encoding nvfp4|fp8|bf16 OUT`:
 // a random-weight checkpoint of a real model's shapes, for benchmarks without downloads.
 #include <chrono>
 #include <cstdio>
@@ -40,7 +40,7 @@ const Command kSynth{"synth", "Write a random-weight checkpoint with the shapes 
                        auto a = std::make_shared<SynthArgs>();
                        sub.add_option("--like", a->like, "Shapes to copy")
                            ->required()
-                           ->check(CLI::IsMember({"deepseek-v2-lite", "deepseek-r1"}));
+                           ->check(CLI::IsMember({"deepseek-v2-lite", "deepseek-r1", "llama-3.1-8b"}));
                        sub.add_option("--layers", a->layers, "Keep only the first N decoder layers")
                            ->check(CLI::PositiveNumber);
                        sub.add_option("--encoding", a->encoding, "Weight encoding (nvfp4 uses the R1-0528-FP4 recipe)")

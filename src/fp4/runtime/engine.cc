@@ -37,16 +37,27 @@ using Clock = std::chrono::steady_clock;
 // left to activations, the weights' page cache and the other processes of the machine.
 constexpr double kDefaultKvMemoryShare = 0.5;
 
-// MemAvailable from /proc/meminfo in bytes; 0 when it cannot be read (no cap is applied then).
+// Memory this process can still use, in bytes: MemAvailable from /proc/meminfo, lowered to the room left
+// under a cgroup v2 limit (containers) when there is one; 0 when neither can be read (no cap then).
 uint64_t available_memory_bytes() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  uint64_t kib = 0;
-  std::string unit;
-  while (in >> key >> kib >> unit) {
-    if (key == "MemAvailable:") return kib * 1024;
+  uint64_t avail = 0;
+  {
+    std::ifstream in("/proc/meminfo");
+    std::string key, unit;
+    uint64_t kib = 0;
+    while (in >> key >> kib >> unit) {
+      if (key == "MemAvailable:") {
+        avail = kib * 1024;
+        break;
+      }
+    }
   }
-  return 0;
+  uint64_t limit = 0, current = 0;
+  std::ifstream max_file("/sys/fs/cgroup/memory.max"), current_file("/sys/fs/cgroup/memory.current");
+  if ((max_file >> limit) && (current_file >> current) && limit > current) {  // "max" (no limit) fails to parse
+    avail = avail == 0 ? limit - current : std::min(avail, limit - current);
+  }
+  return avail;
 }
 
 struct Request {
@@ -302,6 +313,9 @@ bool Engine::Impl::step() {
   batch.reserve(plan.chunks.size());
   int64_t rows = 0;
   for (const ScheduledChunk& ch : plan.chunks) {
+    if (ch.start + ch.count > ch.seq->size() || ch.start != ch.seq->num_computed || !by_sequence.count(ch.seq->id())) {
+      fprintf(stderr, "DBG chunk start %ld count %ld size %ld computed %ld gen %ld known %d blocks %zu\n", (long)ch.start, (long)ch.count, (long)ch.seq->size(), (long)ch.seq->num_computed, (long)ch.seq->generated(), (int)by_sequence.count(ch.seq->id()), ch.seq->blocks.size());
+    }
     model::BatchSequence b;
     b.tokens = ch.seq->tokens().subspan(static_cast<size_t>(ch.start), static_cast<size_t>(ch.count));
     b.pos0 = ch.start;
@@ -313,7 +327,12 @@ bool Engine::Impl::step() {
   const int64_t vocab = model.vocab_size();
   logits.resize(static_cast<size_t>(std::max<int64_t>(rows, 1) * vocab));
   try {
+    if (getenv("DBG_SPLIT")) {
+      int64_t r0 = 0;
+      for (auto& b : batch) { model.forward_batch(std::span<const model::BatchSequence>(&b, 1), config.forward, logits.data() + r0 * vocab); r0 += b.logits == model::BatchSequence::Logits::kLast; }
+    } else {
     model.forward_batch(batch, config.forward, logits.data());
+    }
   } catch (const std::exception& e) {
     // Requests are validated on submit, so this is an engine fault: end the requests of this step
     // rather than the process, and say why.

@@ -1,6 +1,8 @@
 #include "fp4/runtime/scheduler.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "fp4/base/error.h"
 
@@ -20,11 +22,15 @@ Scheduler::Scheduler(BlockManager& blocks, SchedulerConfig config) : blocks_(blo
 }
 
 void Scheduler::enqueue(Sequence* seq) {
+  if (!seq) { fprintf(stderr, "DBG enqueue null\n"); abort(); }
   seq->state = Sequence::State::kWaiting;
   waiting_.push_back(seq);
 }
 
 void Scheduler::enqueue_front(Sequence* seq) {
+  if (!seq) { fprintf(stderr, "DBG enqueue_front null\n"); abort(); }
+  if (std::find(waiting_.begin(), waiting_.end(), seq) != waiting_.end()) { fprintf(stderr, "DBG double enqueue\n"); abort(); }
+  if (std::find(running_.begin(), running_.end(), seq) != running_.end()) { fprintf(stderr, "DBG enqueue while running\n"); abort(); }
   seq->state = Sequence::State::kWaiting;
   waiting_.push_front(seq);
 }
@@ -33,12 +39,16 @@ bool Scheduler::add_running(Sequence* seq) {
   if (static_cast<int64_t>(running_.size()) >= config_.max_num_seqs) return false;
   seq->state = Sequence::State::kRunning;
   seq->admitted_order = ++admissions_;
-  seq->ever_admitted = true;
   running_.push_back(seq);
   return true;
 }
 
 void Scheduler::remove(Sequence* seq) {
+  {
+    bool inw = std::find(waiting_.begin(), waiting_.end(), seq) != waiting_.end();
+    bool inr = std::find(running_.begin(), running_.end(), seq) != running_.end();
+    if ((inw && seq->state != Sequence::State::kWaiting) || (inr && seq->state != Sequence::State::kRunning)) { fprintf(stderr, "DBG remove state mismatch w%d r%d state %d\n", inw, inr, (int)seq->state); abort(); }
+  }
   if (seq->state == Sequence::State::kRunning) {
     running_.erase(std::remove(running_.begin(), running_.end(), seq), running_.end());
   } else if (seq->state == Sequence::State::kWaiting) {
@@ -169,7 +179,6 @@ bool Scheduler::admit_front(StepPlan& plan) {
   waiting_.pop_front();
   seq->state = Sequence::State::kRunning;
   seq->admitted_order = ++admissions_;
-  seq->ever_admitted = true;
   running_.push_back(seq);
   plan.admitted.push_back(seq);
   plan.chunks.push_back({seq, seq->num_computed, chunk, seq->num_computed + chunk == seq->size()});

@@ -32,7 +32,7 @@ class Sequence {
   // Tokens whose KV rows are in the cache: always < size() while the sequence runs.
   int64_t num_computed = 0;
   int64_t uncomputed() const { return size() - num_computed; }
-  // The prompt is done once every prompt token has rows and a token was sampled after it.
+  // A decode row: the prompt is done (a token was sampled after it) and exactly one token is pending.
   bool in_decode() const { return generated() > 0 && uncomputed() == 1; }
 
   std::vector<int32_t> blocks;        // block table: position p lives in blocks[p / block_size]
@@ -42,8 +42,7 @@ class Sequence {
 
   State state = State::kWaiting;
   uint64_t admitted_order = 0;        // larger: admitted more recently (preempted first)
-  bool ever_admitted = false;
-  int64_t preemptions = 0;
+  int64_t preemptions = 0;            // times this sequence was preempted and recomputed
 
  private:
   uint64_t id_;

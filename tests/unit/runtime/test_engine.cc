@@ -134,6 +134,10 @@ TEST_F(EngineTest, SeveralCompletionsOfOnePrompt) {
   EngineRequest req;
   req.prompt = prompt;
   req.params = seeded_params(32, 99);
+  // tiny-r1 is nearly deterministic on its own tasks at temperature 1; a flat distribution makes four
+  // independent draws of 32 tokens differ for any model, so the check below tests the seeding, not the model.
+  req.params.temperature = 4.0;
+  req.params.top_p = 1.0;
   for (bool prefix_caching : {true, false}) {
     EngineConfig c = small_config();
     c.prefix_caching = prefix_caching;
@@ -152,7 +156,7 @@ TEST_F(EngineTest, SeveralCompletionsOfOnePrompt) {
       distinct.insert(token_ids(c));
     }
     EXPECT_EQ(four.completion_tokens, total);
-    EXPECT_GT(distinct.size(), 1u);  // independent draws at temperature 1
+    EXPECT_GT(distinct.size(), 1u);  // independent draws
     EXPECT_EQ(engine.stats().kv_blocks_used, 0);
   }
 }

@@ -176,6 +176,7 @@ TEST_F(SchedulerTest, DecodeWithoutFreeBlocksPreemptsTheNewestSequence) {
   EXPECT_EQ(b->generated(), 2);  // its tokens are kept for the recompute
   EXPECT_EQ(sched_->waiting().front(), b);
   EXPECT_EQ(sched_->preemptions(), 1);
+  EXPECT_EQ(b->preemptions, 1);
   // Once a finishes, b comes back and recomputes prompt and generated tokens in one chunk, except its
   // full prompt block, which it published before the preemption and finds in the prefix cache.
   sched_->remove(a);
