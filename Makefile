@@ -64,8 +64,16 @@ fuzz: fuzz-build
 test: test-cpp test-python
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 
+# The shipped model, quantized to NVFP4 (ModelOpt layout) on first use, served on 127.0.0.1:8000.
+# SERVE_ARGS adds server flags, e.g. make serve SERVE_ARGS="--api-key KEY --port 8080".
+SERVE_MODEL ?= $(BUILD)/models/tiny-r1-nvfp4
+SERVE_ARGS ?=
 serve: build
-	@echo "fp4serve serve is not built yet: the serving issue adds it. Today: fp4serve inspect, see README.md."; exit 1
+	@if [ ! -f $(SERVE_MODEL)/config.json ]; then \
+	  mkdir -p $(dir $(SERVE_MODEL)) && \
+	  $(BUILD)/src/fp4serve quantize models/tiny-r1 $(SERVE_MODEL) --format nvfp4; \
+	fi
+	$(BUILD)/src/fp4serve serve -m $(SERVE_MODEL) --served-model-name tiny-r1 --host 127.0.0.1 --port 8000 $(SERVE_ARGS)
 
 bench: build
 	@ls $(BUILD)/bench/ | grep -v -E '\.|CMake' || true
