@@ -84,8 +84,9 @@ struct ForwardOptions {
   // NVFP4 linears on the fast path: f32 activations (the reference up to f32 summation order, what
   // parity with an f32 framework needs) or int8 per 16-element block (W4A8; see docs/kernels.md).
   cpu::ActivationPrecision nvfp4_activations = cpu::ActivationPrecision::kF32;
-  const TensorDumpFn* dump = nullptr;
-  std::vector<RoutingRecord>* routing = nullptr;  // appended to, one record per MoE layer, when set
+  const TensorDumpFn* dump = nullptr;  // needs a batch of one: forward_batch throws otherwise
+  // Appended to, when set: one record per MoE layer over all the batch's rows, in batch order.
+  std::vector<RoutingRecord>* routing = nullptr;
   const LinearInputObserver* observe_linear_inputs = nullptr;
 };
 
