@@ -28,6 +28,7 @@ struct BenchArgs {
   int threads = 0;
   uint64_t seed = 1;
   bool json = false;
+  std::string nvfp4_activations = "f32";
 };
 
 double mb(uint64_t bytes) { return static_cast<double>(bytes) / 1e6; }
@@ -50,6 +51,8 @@ int run_bench(const BenchArgs& a) {
   opt.prompt_tokens = a.prompt_tokens;
   opt.decode_tokens = a.decode_tokens;
   opt.seed = a.seed;
+  opt.nvfp4_activations =
+      a.nvfp4_activations == "int8" ? cpu::ActivationPrecision::kInt8 : cpu::ActivationPrecision::kF32;
   const runtime::ModelBenchResult r = runtime::run_model_bench(*m, bytes, pool, opt);
 
   double routed = 0, kv = 0;
@@ -99,6 +102,7 @@ int run_bench(const BenchArgs& a) {
     return 0;
   }
   std::printf("model: %s\n", m->describe().c_str());
+  std::printf("NVFP4 activations: %s\n", a.nvfp4_activations == "int8" ? "int8 per 16 (W4A8)" : "f32 (exact)");
   std::printf("date: %s; cpu: %s; threads: %d; load average (1 min) %.2f before, %.2f after\n", utc_now().c_str(),
               runtime::cpu_model_name().c_str(), pool.size(), r.load_average_before, r.load_average_after);
   std::printf("measured read bandwidth: %.2f GB/s (streaming sum over %.0f MiB, best of %d; %.2f before prefill, "
@@ -134,6 +138,9 @@ const Command kBench{
       sub.add_option("--threads", a->threads, "Worker threads (0 = one per core)")->check(CLI::NonNegativeNumber);
       sub.add_option("--seed", a->seed, "Seed of the random prompt");
       sub.add_flag("--json", a->json, "Print the results as JSON");
+      sub.add_option("--nvfp4-activations", a->nvfp4_activations,
+                     "NVFP4 linears: f32 (default; exact) or int8 (W4A8 dot products, faster)")
+          ->check(CLI::IsMember({"f32", "int8"}));
       return [a] { return run_bench(*a); };
     }};
 

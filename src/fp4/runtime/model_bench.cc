@@ -238,6 +238,7 @@ ModelBenchResult run_model_bench(model::Model& model, const DecodeByteCount& byt
   r.kv_cache_bytes = cache.bytes();
   std::vector<float> logits(static_cast<size_t>(model.vocab_size()));  // [1, vocab]
   model::ForwardOptions fwd;
+  fwd.nvfp4_activations = options.nvfp4_activations;
 
   auto t0 = std::chrono::steady_clock::now();
   model.forward(prompt, 0, seq.view(), fwd, logits.data());

@@ -60,6 +60,7 @@ struct ModelBenchOptions {
   uint64_t seed = 1;
   int64_t block_size = 16;
   size_t bandwidth_buffer_bytes = 0;  // 0: the probe's default
+  cpu::ActivationPrecision nvfp4_activations = cpu::ActivationPrecision::kF32;  // f32 or int8 (W4A8)
 };
 
 struct DecodeStep {
