@@ -144,8 +144,9 @@ EngineConfig resolve_config(const model::Model& model, EngineConfig c) {
   FP4_CHECK(c.max_waiting >= 0, "engine: max_waiting is {}, expected a count >= 0", c.max_waiting);
   FP4_CHECK(c.kv_cache_tokens >= 0, "engine: kv_cache_tokens is {}, expected a count >= 0 (0: default)",
             c.kv_cache_tokens);
-  FP4_CHECK(c.forward.dump == nullptr && c.forward.routing == nullptr,
-            "engine: forward options must not carry tensor dump or routing hooks (they are per-call tools)");
+  FP4_CHECK(c.forward.dump == nullptr && c.forward.routing == nullptr && c.forward.observe_linear_inputs == nullptr,
+            "engine: forward options must not carry tensor dump, routing or linear-input hooks (they are per-call "
+            "tools)");
   const int64_t model_len = model.config().max_position_embeddings;
   FP4_CHECK(c.max_model_len >= 0, "engine: max_model_len is {}, expected a count >= 0 (0: the model's)", c.max_model_len);
   FP4_CHECK(c.max_model_len > 0 || model_len > 0, "engine: the model has no max_position_embeddings; set max_model_len");
@@ -313,9 +314,6 @@ bool Engine::Impl::step() {
   batch.reserve(plan.chunks.size());
   int64_t rows = 0;
   for (const ScheduledChunk& ch : plan.chunks) {
-    if (ch.start + ch.count > ch.seq->size() || ch.start != ch.seq->num_computed || !by_sequence.count(ch.seq->id())) {
-      fprintf(stderr, "DBG chunk start %ld count %ld size %ld computed %ld gen %ld known %d blocks %zu\n", (long)ch.start, (long)ch.count, (long)ch.seq->size(), (long)ch.seq->num_computed, (long)ch.seq->generated(), (int)by_sequence.count(ch.seq->id()), ch.seq->blocks.size());
-    }
     model::BatchSequence b;
     b.tokens = ch.seq->tokens().subspan(static_cast<size_t>(ch.start), static_cast<size_t>(ch.count));
     b.pos0 = ch.start;
@@ -327,12 +325,7 @@ bool Engine::Impl::step() {
   const int64_t vocab = model.vocab_size();
   logits.resize(static_cast<size_t>(std::max<int64_t>(rows, 1) * vocab));
   try {
-    if (getenv("DBG_SPLIT")) {
-      int64_t r0 = 0;
-      for (auto& b : batch) { model.forward_batch(std::span<const model::BatchSequence>(&b, 1), config.forward, logits.data() + r0 * vocab); r0 += b.logits == model::BatchSequence::Logits::kLast; }
-    } else {
     model.forward_batch(batch, config.forward, logits.data());
-    }
   } catch (const std::exception& e) {
     // Requests are validated on submit, so this is an engine fault: end the requests of this step
     // rather than the process, and say why.

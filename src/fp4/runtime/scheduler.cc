@@ -1,8 +1,6 @@
 #include "fp4/runtime/scheduler.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 
 #include "fp4/base/error.h"
 
@@ -22,15 +20,11 @@ Scheduler::Scheduler(BlockManager& blocks, SchedulerConfig config) : blocks_(blo
 }
 
 void Scheduler::enqueue(Sequence* seq) {
-  if (!seq) { fprintf(stderr, "DBG enqueue null\n"); abort(); }
   seq->state = Sequence::State::kWaiting;
   waiting_.push_back(seq);
 }
 
 void Scheduler::enqueue_front(Sequence* seq) {
-  if (!seq) { fprintf(stderr, "DBG enqueue_front null\n"); abort(); }
-  if (std::find(waiting_.begin(), waiting_.end(), seq) != waiting_.end()) { fprintf(stderr, "DBG double enqueue\n"); abort(); }
-  if (std::find(running_.begin(), running_.end(), seq) != running_.end()) { fprintf(stderr, "DBG enqueue while running\n"); abort(); }
   seq->state = Sequence::State::kWaiting;
   waiting_.push_front(seq);
 }
@@ -44,11 +38,6 @@ bool Scheduler::add_running(Sequence* seq) {
 }
 
 void Scheduler::remove(Sequence* seq) {
-  {
-    bool inw = std::find(waiting_.begin(), waiting_.end(), seq) != waiting_.end();
-    bool inr = std::find(running_.begin(), running_.end(), seq) != running_.end();
-    if ((inw && seq->state != Sequence::State::kWaiting) || (inr && seq->state != Sequence::State::kRunning)) { fprintf(stderr, "DBG remove state mismatch w%d r%d state %d\n", inw, inr, (int)seq->state); abort(); }
-  }
   if (seq->state == Sequence::State::kRunning) {
     running_.erase(std::remove(running_.begin(), running_.end(), seq), running_.end());
   } else if (seq->state == Sequence::State::kWaiting) {
