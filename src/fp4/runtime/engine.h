@@ -37,7 +37,8 @@ struct EngineConfig {
   int64_t max_num_seqs = 64;              // running sequences (completions) per step
   int64_t max_num_batched_tokens = 512;   // token budget of one step: prefill chunk tokens + decode rows
   int64_t block_size = 16;                // tokens per KV block
-  int64_t kv_cache_tokens = 0;            // KV capacity in tokens; 0: max_model_len · min(max_num_seqs, 8)
+  int64_t kv_cache_tokens = 0;            // KV capacity in tokens; 0: max_model_len · min(max_num_seqs, 8),
+                                          // capped to half the available memory (docs/engine.md)
   int64_t max_model_len = 0;              // prompt + output limit; 0: the model's max_position_embeddings
   int64_t max_waiting = 256;              // queued requests beyond which submit() throws QueueFull
   bool prefix_caching = true;             // share full prompt blocks by hash
