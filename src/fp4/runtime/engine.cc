@@ -296,14 +296,35 @@ void Engine::Impl::fork_completions(Request& r, std::span<const sampling::Sample
 
 bool Engine::Impl::step() {
   StepPlan plan = scheduler.schedule();
+  std::vector<Request*> newly_admitted;
   for (Sequence* s : plan.admitted) {
     Request& r = *by_sequence.at(s->id()).first;
     if (!r.admitted) {
       r.admitted = true;
       r.cached_prompt_tokens = s->cached_tokens;
       prompt_tokens_total += s->prompt_len();
+      newly_admitted.push_back(&r);
       std::lock_guard lock(mu);
       --not_admitted;
+    }
+  }
+  if (!newly_admitted.empty()) publish_stats();
+  // A request's first update is sent as it leaves the queue, before its prefill runs, so a client can
+  // tell queue time from time to first token (the server's request_queue_time histogram). It carries
+  // no deltas.
+  for (Request* r : newly_admitted) {
+    RequestUpdate u;
+    u.request_id = r->id;
+    u.prompt_tokens = static_cast<int64_t>(r->request.prompt.size());
+    u.cached_prompt_tokens = r->cached_prompt_tokens;
+    try {
+      r->sink(u);
+    } catch (const std::exception& e) {
+      // The plan already holds its sequences, so it is cancelled at the start of the next step.
+      std::fprintf(stderr, "engine: update sink of request %llu threw, cancelling it: %s\n",
+                   static_cast<unsigned long long>(r->id), e.what());
+      std::lock_guard lock(mu);
+      cancels.push_back(r->id);
     }
   }
   if (plan.empty()) return false;

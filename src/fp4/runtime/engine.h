@@ -82,9 +82,11 @@ struct CompletionDelta {
   std::optional<std::string> stop_reason;  // the stop string matched, or the stop token's text
 };
 
+// The first update of every request that leaves the queue has no deltas: it is sent when the request is
+// admitted, before its prefill, so the time from submit() to it is the request's queue time.
 struct RequestUpdate {
   uint64_t request_id = 0;
-  std::vector<CompletionDelta> deltas;  // only the completions that changed
+  std::vector<CompletionDelta> deltas;  // only the completions that changed (none in the admission update)
   int64_t prompt_tokens = 0;
   int64_t cached_prompt_tokens = 0;     // prompt tokens served from the prefix cache
   int64_t completion_tokens = 0;        // all completions together, so far

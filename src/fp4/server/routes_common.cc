@@ -178,7 +178,10 @@ void stream_job(ServerState& state, httplib::Response& res, std::shared_ptr<Engi
           for (const TaggedUpdate& u : updates) out += st->writer->on_update(u);
           const bool finished = st->writer->finished();
           if (finished) out += st->writer->close();
-          if (out.empty()) out = sse_comment("keep-alive");
+          // Nothing arrived within the heartbeat: a comment, so a client that left is noticed (the write
+          // fails). Updates that carried no text (the admission update) need no write.
+          if (out.empty() && updates.empty()) out = sse_comment("keep-alive");
+          if (out.empty()) return true;
           if (!sink.write(out.data(), out.size())) return false;  // the client went away
           if (finished) {
             st->closed = true;

@@ -3,6 +3,8 @@
 // (stop strings, reasoning split, thinking budget), n > 1, logprobs, and the request life cycle.
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -248,6 +250,7 @@ TEST_F(EngineTest, CancellationFreesBlocksAndEndsTheStream) {
   int updates = 0;
   bool finished = false;
   std::optional<FinishReason> reason;
+  RequestUpdate first;
   EngineRequest req;
   req.prompt = chat_prompt("Count to one hundred.");
   req.params = greedy_params(400);
@@ -255,6 +258,7 @@ TEST_F(EngineTest, CancellationFreesBlocksAndEndsTheStream) {
   const uint64_t id = engine.submit(req, [&](const RequestUpdate& u) {
     if (updates == 0) engine.cancel(u.request_id);
     std::lock_guard lock(mu);
+    if (updates == 0) first = u;
     ++updates;
     for (const auto& d : u.deltas) {
       if (d.finish) reason = d.finish;
@@ -264,7 +268,12 @@ TEST_F(EngineTest, CancellationFreesBlocksAndEndsTheStream) {
   });
   std::unique_lock lock(mu);
   cv.wait(lock, [&] { return finished; });
-  EXPECT_EQ(updates, 2);  // the first token, then the cancellation
+  // The admission update (no deltas, sent before the prefill), the first token of the step that was
+  // already planned when the cancel arrived, then the cancellation.
+  EXPECT_EQ(updates, 3);
+  EXPECT_TRUE(first.deltas.empty());
+  EXPECT_FALSE(first.finished);
+  EXPECT_EQ(first.prompt_tokens, static_cast<int64_t>(req.prompt.size()));
   EXPECT_EQ(reason, FinishReason::kCancelled);
   EXPECT_EQ(engine.stats().kv_blocks_used, 0);
   EXPECT_EQ(engine.stats().running, 0);
@@ -451,9 +460,11 @@ TEST_F(EngineTest, ShutdownWithoutGraceCancelsEverything) {
   std::mutex mu;
   int finals = 0;
   std::vector<FinishReason> reasons;
+  std::atomic<bool> all_submitted{false};  // a stop before the 4th submit would make that submit throw
   for (int i = 0; i < 4; ++i) {
     engine.submit(req, [&](const RequestUpdate& u) {
-      engine.shutdown(std::chrono::milliseconds(0));  // from the engine thread: starts the stop only
+      // From the engine thread: starts the stop only.
+      if (all_submitted) engine.shutdown(std::chrono::milliseconds(0));
       std::lock_guard lock(mu);
       for (const auto& d : u.deltas) {
         if (d.finish) reasons.push_back(*d.finish);
@@ -461,6 +472,7 @@ TEST_F(EngineTest, ShutdownWithoutGraceCancelsEverything) {
       finals += u.finished ? 1 : 0;
     });
   }
+  all_submitted = true;
   engine.shutdown(std::chrono::milliseconds(0));
   EXPECT_EQ(finals, 4);
   ASSERT_EQ(reasons.size(), 4u);
