@@ -13,27 +13,46 @@
 namespace fp4::runtime {
 namespace {
 
-// Σ words[begin:end) with 8 independent accumulators, so the adds vectorise and never limit the loop.
+// Σ words[begin:end) read as kStreams equal parts walked in lockstep, 8 independent accumulators per part.
+// One sequential stream per thread leaves the line fetches in flight to the hardware prefetcher; a matmul
+// tile reads several weight rows at once and keeps more fetches in flight, and on some machines streams
+// faster than a single-stream sum (measured: BF16 decode at 124% of it). The probe runs both shapes and
+// keeps the faster, so it is a ceiling for the kernels rather than a sample of one access pattern.
 // Inlined into an AVX2 wrapper (32-byte loads, as the matmul kernels use) and a baseline one.
+template <size_t kStreams>
 [[gnu::always_inline]] inline uint64_t sum_words(const uint64_t* words, size_t begin, size_t end) {
-  uint64_t acc[8] = {};
-  for (size_t i = begin; i < end; i += 8) {
-    for (size_t j = 0; j < 8; ++j) acc[j] += words[i + j];
+  const size_t part = (end - begin) / kStreams;  // a multiple of 8: slices are 4 MiB
+  uint64_t acc[kStreams][8] = {};
+  for (size_t i = 0; i < part; i += 8) {
+    for (size_t p = 0; p < kStreams; ++p) {
+      for (size_t j = 0; j < 8; ++j) acc[p][j] += words[begin + p * part + i + j];
+    }
   }
   uint64_t total = 0;
-  for (uint64_t a : acc) total += a;
+  for (const auto& a : acc) {
+    for (uint64_t v : a) total += v;
+  }
   return total;
 }
 
-uint64_t sum_words_baseline(const uint64_t* words, size_t begin, size_t end) { return sum_words(words, begin, end); }
+using SumFn = uint64_t (*)(const uint64_t*, size_t, size_t);
+
+template <size_t kStreams>
+uint64_t sum_words_baseline(const uint64_t* words, size_t begin, size_t end) {
+  return sum_words<kStreams>(words, begin, end);
+}
 
 #if defined(__x86_64__)
+template <size_t kStreams>
 [[gnu::target("avx2")]] uint64_t sum_words_avx2(const uint64_t* words, size_t begin, size_t end) {
-  return sum_words(words, begin, end);
+  return sum_words<kStreams>(words, begin, end);
 }
 bool have_avx2() { return __builtin_cpu_supports("avx2"); }
 #else
-uint64_t sum_words_avx2(const uint64_t* words, size_t begin, size_t end) { return sum_words(words, begin, end); }
+template <size_t kStreams>
+uint64_t sum_words_avx2(const uint64_t* words, size_t begin, size_t end) {
+  return sum_words<kStreams>(words, begin, end);
+}
 bool have_avx2() { return false; }
 #endif
 
@@ -57,16 +76,19 @@ BandwidthMeasurement measure_read_bandwidth(ThreadPool& pool, size_t buffer_byte
   });
   std::vector<uint64_t> sink(static_cast<size_t>(pool.size()));
   const bool avx2 = have_avx2();
+  const SumFn patterns[] = {avx2 ? sum_words_avx2<1> : sum_words_baseline<1>,
+                            avx2 ? sum_words_avx2<4> : sum_words_baseline<4>};
   double best = 0.0;
   for (int pass = 0; pass < passes; ++pass) {
-    const auto t0 = std::chrono::steady_clock::now();
-    pool.parallel_for(slices, [&](int64_t s, int thread) {
-      const size_t begin = static_cast<size_t>(s) * kSliceWords;
-      sink[static_cast<size_t>(thread)] +=
-          avx2 ? sum_words_avx2(words, begin, begin + kSliceWords) : sum_words_baseline(words, begin, begin + kSliceWords);
-    });
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    best = std::max(best, static_cast<double>(count * sizeof(uint64_t)) / seconds / 1e9);
+    for (const SumFn sum : patterns) {
+      const auto t0 = std::chrono::steady_clock::now();
+      pool.parallel_for(slices, [&](int64_t s, int thread) {
+        const size_t begin = static_cast<size_t>(s) * kSliceWords;
+        sink[static_cast<size_t>(thread)] += sum(words, begin, begin + kSliceWords);
+      });
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      best = std::max(best, static_cast<double>(count * sizeof(uint64_t)) / seconds / 1e9);
+    }
   }
   // Keeps the sums observable so the reads cannot be optimised away.
   uint64_t total = 0;

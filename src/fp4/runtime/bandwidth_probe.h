@@ -1,5 +1,6 @@
 // The machine's memory read bandwidth, measured the way the matmul benchmark measures it: a
-// multi-threaded streaming sum over a buffer far larger than the last-level cache, best of a few passes.
+// multi-threaded streaming sum over a buffer far larger than the last-level cache, best of a few passes,
+// each pass reading the buffer once as one sequential stream per task and once as four interleaved ones.
 // It is the roofline for batch-1 decode, which streams every touched weight once per token.
 #pragma once
 
