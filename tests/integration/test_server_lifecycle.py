@@ -8,6 +8,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from server_harness import Server, read_sse
 
 LONG = {"prompt": "Once upon a time", "max_tokens": 1900, "ignore_eos": True, "stream": True}
@@ -70,6 +72,33 @@ def test_disconnect_mid_stream_cancels_and_frees_kv_blocks(server):
     assert freed["fp4serve:kv_cache_blocks_used{}"] == 0
     assert freed["vllm:num_requests_running{}"] == 0
     assert freed["vllm:kv_cache_usage_perc{}"] == 0
+
+
+NON_STREAMING = [
+    ("/v1/completions", {"prompt": "Once upon a time", "max_tokens": 1900, "ignore_eos": True}),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "Tell me a long story."}],
+                              "max_tokens": 1900, "ignore_eos": True}),
+    ("/v1/generate", {"prompt": "Once upon a time", "max_tokens": 1900, "ignore_eos": True}),
+]
+
+
+@pytest.mark.parametrize("path,body", NON_STREAMING, ids=[p for p, _ in NON_STREAMING])
+def test_disconnect_while_waiting_for_a_non_streaming_answer_cancels_it(server, path, body):
+    cancelled = "vllm:request_success_total{finished_reason=cancelled}"
+    before = server.metrics()
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=60)
+    conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+    running = wait_until(lambda: server.metrics()["fp4serve:kv_cache_blocks_used{}"] > 0)
+    assert running, "the request never started"
+    conn.sock.shutdown(socket.SHUT_RDWR)
+    conn.close()
+    freed = wait_until(lambda: (m := server.metrics())[cancelled] == before[cancelled] + 1 and m)
+    assert freed, "the request of the client that went away was not cancelled"
+    assert freed["fp4serve:kv_cache_blocks_used{}"] == 0
+    assert freed["vllm:num_requests_running{}"] == 0
+    # It ended well before its 1,900 tokens: the counter grew by less than that.
+    grown = freed["vllm:generation_tokens_total{}"] - before["vllm:generation_tokens_total{}"]
+    assert grown < 1900
 
 
 def test_request_timeout_cancels_a_long_request():

@@ -127,9 +127,12 @@ std::shared_ptr<EngineJob> submit_prompts(ServerState& state, runtime::ServedMod
   return job;
 }
 
-void wait_for_job(EngineJob& job, const std::function<void(const TaggedUpdate&)>& on_update) {
+void wait_for_job(EngineJob& job, const std::function<void(const TaggedUpdate&)>& on_update,
+                  const ClientConnection* client) {
   std::vector<bool> finished(job.ids.size(), false);
   size_t remaining = job.ids.size();
+  bool cancelled = false;
+  auto next_check = std::chrono::steady_clock::now();
   // The engine always ends a request (finish, timeout, cancel or shutdown) with a final update.
   while (remaining > 0) {
     for (const TaggedUpdate& u : job.channel->wait(std::chrono::milliseconds(500))) {
@@ -137,6 +140,14 @@ void wait_for_job(EngineJob& job, const std::function<void(const TaggedUpdate&)>
       if (u.update.finished && !finished[u.prompt_index]) {
         finished[u.prompt_index] = true;
         --remaining;
+      }
+    }
+    // Updates can arrive every few milliseconds: look at the socket at most four times a second.
+    if (remaining > 0 && !cancelled && client != nullptr && std::chrono::steady_clock::now() >= next_check) {
+      next_check = std::chrono::steady_clock::now() + std::chrono::milliseconds(250);
+      if (client->closed()) {
+        job.cancel_all();
+        cancelled = true;
       }
     }
   }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "fp4/server/client_connection.h"
 #include "fp4/server/http_error.h"
 #include "fp4/server/server_state.h"
 #include "fp4/server/update_channel.h"
@@ -58,8 +59,11 @@ std::shared_ptr<EngineJob> submit_prompts(ServerState& state, runtime::ServedMod
                                           const std::vector<std::vector<int32_t>>& prompts,
                                           const runtime::sampling::SamplingParams& params, SubmitOptions options);
 
-// Blocks until every request of the job has finished, passing each update to `on_update`.
-void wait_for_job(EngineJob& job, const std::function<void(const TaggedUpdate&)>& on_update);
+// Blocks until every request of the job has finished, passing each update to `on_update`. With a client
+// connection, a client that has gone away gets the job cancelled (checked twice a second; the engine then
+// ends every request with finish reason "cancelled" and frees its blocks).
+void wait_for_job(EngineJob& job, const std::function<void(const TaggedUpdate&)>& on_update,
+                  const ClientConnection* client = nullptr);
 
 // What a stream writes: its opening text, the text for each update, and its closing text.
 class StreamWriter {

@@ -88,7 +88,8 @@ void generate(ServerState& state, const httplib::Request& req, httplib::Response
     return;
   }
   GenerateResult result;
-  wait_for_job(*job, [&](const TaggedUpdate& u) { result.apply(u.update); });
+  const ClientConnection client(req);
+  wait_for_job(*job, [&](const TaggedUpdate& u) { result.apply(u.update); }, &client);
   ordered_json body;
   body["generated_text"] = result.text;
   body["prompt"] = request.prompt;

@@ -53,14 +53,15 @@ class OpenAiStream : public StreamWriter {
   bool include_usage_;
 };
 
-void answer(ServerState& state, httplib::Response& res, std::shared_ptr<EngineJob> job,
+void answer(ServerState& state, const httplib::Request& req, httplib::Response& res, std::shared_ptr<EngineJob> job,
             ResponseBuilder builder, const CommonRequest& request, bool chat) {
   if (request.stream) {
     stream_job(state, res, std::move(job),
                std::make_unique<OpenAiStream>(std::move(builder), chat, request.include_usage));
     return;
   }
-  wait_for_job(*job, [&](const TaggedUpdate& u) { builder.apply(u, /*want_chunks=*/false); });
+  const ClientConnection client(req);
+  wait_for_job(*job, [&](const TaggedUpdate& u) { builder.apply(u, /*want_chunks=*/false); }, &client);
   send_json(res, 200, builder.final_response());
 }
 
@@ -92,7 +93,7 @@ void chat_completions(ServerState& state, const httplib::Request& req, httplib::
   o.prompts = 1;
   o.logprobs = params.logprobs;
   o.continuous_usage = request.continuous_usage_stats;
-  answer(state, res, std::move(job), ResponseBuilder(o, token_text_of(model)), request, /*chat=*/true);
+  answer(state, req, res, std::move(job), ResponseBuilder(o, token_text_of(model)), request, /*chat=*/true);
 }
 
 void completions(ServerState& state, const httplib::Request& req, httplib::Response& res) {
@@ -125,7 +126,7 @@ void completions(ServerState& state, const httplib::Request& req, httplib::Respo
   o.prompts = prompts.size();
   o.logprobs = params.logprobs;
   o.continuous_usage = request.continuous_usage_stats;
-  answer(state, res, std::move(job), ResponseBuilder(o, token_text_of(model)), request, /*chat=*/false);
+  answer(state, req, res, std::move(job), ResponseBuilder(o, token_text_of(model)), request, /*chat=*/false);
 }
 
 ordered_json model_card(const ServerState& state) {
