@@ -4,7 +4,7 @@
 #   1. tests/cuda/test_cuda_ops        (every CUDA op against the CPU scalar references)
 #   2. compute-sanitizer memcheck and racecheck on the quick test
 #   3. bench/cuda/bench_cuda           (ceilings and kernels; prints the table)
-# Usage: bench/cuda/run.sh FMT_INCLUDE_DIR OUT_DIR
+# Usage: bench/cuda/run.sh FMT_INCLUDE_DIR OUT_DIR   (FP4_CUDA_SKIP_BENCH=1 stops after step 2)
 #   FMT_INCLUDE_DIR holds fmt/ (used header-only); OUT_DIR receives the logs and the binaries.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,9 +22,9 @@ for f in "$root"/src/fp4/backends/cuda/*.cu "$root"/bench/cuda/*.cu; do
   nvcc "${nvcc_flags[@]}" -Xptxas -v -c "$f" -o "$obj/$(basename "$f").o" > "$obj/$(basename "$f").log" 2>&1 &
   pids+=($!)
 done
-cxx_srcs=("$root"/src/fp4/backends/cuda/*.cc "$root/src/fp4/base/formats.cc"
-          "$root"/src/fp4/backends/cpu/{matmul,rmsnorm,rope,activation}_reference.cc
-          "$root/tests/cuda/test_cuda_ops.cc" "$root/bench/cuda/bench_cuda.cc")
+cxx_srcs=("$root"/src/fp4/backends/cuda/*.cc "$root/src/fp4/base/formats.cc" "$root/src/fp4/ops/attention.cc"
+          "$root"/src/fp4/backends/cpu/{matmul,rmsnorm,rope,activation,attention}_reference.cc
+          "$root"/tests/cuda/*.cc "$root/bench/cuda/bench_cuda.cc")
 for f in "${cxx_srcs[@]}"; do
   g++ "${cxx_flags[@]}" -c "$f" -o "$obj/$(basename "$f").o" > "$obj/$(basename "$f").log" 2>&1 &
   pids+=($!)
@@ -37,10 +37,14 @@ if [ $status -ne 0 ]; then
 fi
 grep -E "Compiling entry|registers|spill" "$out/build.log" | paste - - - | \
   sed -E 's/ptxas info *: //g; s/Compiling entry function//' | awk '{$1=$1};1' > "$out/ptxas.txt"
-lib_objs=("$obj"/matmul.cc.o "$obj"/pointwise.cc.o)
-for f in "$root"/src/fp4/backends/cuda/*.cu; do lib_objs+=("$obj/$(basename "$f").o"); done
+lib_objs=("$obj"/attention.cc.o)  # ops/attention.cc: the shape checks every attention backend shares
+for f in "$root"/src/fp4/backends/cuda/*.cu "$root"/src/fp4/backends/cuda/*.cc; do
+  lib_objs+=("$obj/$(basename "$f").o")
+done
+test_objs=()
+for f in "$root"/tests/cuda/*.cc; do test_objs+=("$obj/$(basename "$f").o"); done
 link=(-L"$cuda_home/lib64" -lcublas -lcudart)
-g++ -o "$out/test_cuda_ops" "${lib_objs[@]}" "$obj"/formats.cc.o "$obj"/*_reference.cc.o "$obj"/test_cuda_ops.cc.o \
+g++ -o "$out/test_cuda_ops" "${lib_objs[@]}" "$obj"/formats.cc.o "$obj"/*_reference.cc.o "${test_objs[@]}" \
   "${link[@]}" || exit 1
 g++ -o "$out/bench_cuda" "${lib_objs[@]}" "$obj"/formats.cc.o "$obj"/bench_cuda.cc.o "$obj"/copy_kernel.cu.o \
   "${link[@]}" || exit 1
@@ -61,6 +65,9 @@ echo "memcheck exit $?"; tail -3 "$out/memcheck.log"
 timeout 240 compute-sanitizer --tool racecheck --error-exitcode 9 "$out/test_cuda_ops" --quick > "$out/racecheck.log" 2>&1
 echo "racecheck exit $?"; tail -3 "$out/racecheck.log"
 
+if [ "${FP4_CUDA_SKIP_BENCH:-0}" = 1 ]; then  # op tests only (FP4_CUDA_SKIP_BENCH=1)
+  echo "test exit $test_status"; exit "$test_status"
+fi
 echo "== benchmark"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv > "$out/nvidia-smi.txt" 2>&1
 cat "$out/nvidia-smi.txt"

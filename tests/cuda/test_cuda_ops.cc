@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "fp4/backends/cuda/cuda_ops.h"
+#include "cuda_test_support.h"
 #include "fp4/base/error.h"
 #include "fp4/base/formats.h"
 #include "fp4/ops/activation.h"
@@ -28,91 +29,12 @@
 
 namespace {
 
+using namespace fp4::cuda_test;  // NOLINT: the shared harness (cuda_test_support.h)
 using fp4::WeightEncoding;
 using fp4::WeightView;
 using fp4::cuda::ActDtype;
 using fp4::cuda::MatmulOptions;
 using fp4::cuda::MatmulPath;
-
-constexpr double kU = 0x1p-24;          // f32 unit roundoff
-constexpr double kBf16U = 0x1p-8;       // bf16 unit roundoff: 8 significant bits, RNE (f32 x → bf16)
-constexpr double kFloor = 1e-30;        // absolute slack for results that underflow (far below any real value)
-
-void cuda_ok(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) {
-    std::fprintf(stderr, "CUDA error in %s: %s\n", what, cudaGetErrorString(err));
-    std::exit(1);
-  }
-}
-
-template <typename T>
-class DeviceArray {
- public:
-  explicit DeviceArray(size_t count) : count_(count) { cuda_ok(cudaMalloc(reinterpret_cast<void**>(&ptr_), bytes() ? bytes() : 1), "cudaMalloc"); }
-  explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) {
-    cuda_ok(cudaMemcpy(ptr_, host.data(), bytes(), cudaMemcpyHostToDevice), "upload");
-  }
-  ~DeviceArray() { cudaFree(ptr_); }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-  T* get() const { return ptr_; }
-  size_t bytes() const { return count_ * sizeof(T); }
-  void poison() { cuda_ok(cudaMemset(ptr_, 0xFF, bytes()), "poison"); }  // all-ones bits: NaN for f32
-  std::vector<T> download() const {
-    std::vector<T> host(count_);
-    cuda_ok(cudaDeviceSynchronize(), "kernel");
-    cuda_ok(cudaMemcpy(host.data(), ptr_, bytes(), cudaMemcpyDeviceToHost), "download");
-    return host;
-  }
-
- private:
-  T* ptr_ = nullptr;
-  size_t count_;
-};
-
-struct Tally {
-  int cases = 0;
-  int failed = 0;
-  double worst = 0.0;  // largest |error| / bound seen
-};
-
-// Compares element by element; prints the first few violations.
-bool compare(const std::string& name, const std::vector<float>& got, const std::vector<float>& ref,
-             const std::vector<double>& bound, Tally& tally) {
-  ++tally.cases;
-  int bad = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    const double err = std::fabs(static_cast<double>(got[i]) - ref[i]);
-    const bool ok = std::isfinite(got[i]) && err <= bound[i];
-    if (bound[i] > 0) tally.worst = std::max(tally.worst, err / bound[i]);
-    if (!ok) {
-      if (bad < 5) {
-        std::printf("  FAIL %s: element %zu got %.9g want %.9g (|err| %.3g > bound %.3g)\n", name.c_str(), i, got[i],
-                    ref[i], err, bound[i]);
-      }
-      ++bad;
-    }
-  }
-  if (bad > 0) {
-    ++tally.failed;
-    std::printf("  FAIL %s: %d of %zu elements out of bound\n", name.c_str(), bad, ref.size());
-  }
-  return bad == 0;
-}
-
-// γ_d = d·u / (1 − d·u): the bound on the relative error of d successive roundings.
-double gamma_d(double d, double u) { return d * u / (1.0 - d * u); }
-
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : gen_(seed) {}
-  int uniform_int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(gen_); }
-  float uniform(float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(gen_); }
-  uint8_t byte() { return static_cast<uint8_t>(gen_() & 0xFF); }
-
- private:
-  std::mt19937_64 gen_;
-};
 
 // A host weight with its device copy and the exact |W| table for the bounds.
 struct TestWeight {
@@ -217,12 +139,32 @@ void make_bf16(TestWeight& t, int N, int K, Rng& rng) {
   t.device.data = t.d_data->get();
 }
 
+void make_f32(TestWeight& t, int N, int K, Rng& rng) {
+  t.data.resize(static_cast<size_t>(N) * K * 4);
+  auto* values = reinterpret_cast<float*>(t.data.data());
+  t.abs_w.resize(static_cast<size_t>(N) * K);
+  for (size_t i = 0; i < t.abs_w.size(); ++i) {
+    values[i] = rng.uniform(-1.0f, 1.0f);
+    t.abs_w[i] = std::fabs(static_cast<double>(values[i]));
+  }
+  t.host = WeightView{};
+  t.host.encoding = WeightEncoding::kF32;
+  t.host.rows = N;
+  t.host.cols = K;
+  t.host.data = t.data.data();
+  t.d_data = new DeviceArray<uint8_t>(t.data);
+  t.device = t.host;
+  t.device.data = t.d_data->get();
+}
+
 // How a path's arithmetic bounds its error (docs/cuda.md, "Error bounds").
 enum class BoundKind {
   kGemv,        // f32 FMAs: d = K/16 + 31 roundings per term, γ_d with u = 2^-24
   kTensorCore,  // exact BF16 products, tensor-core f32 accumulation counted at 2u per step (it may truncate):
                 // d = K/16 + 16 + split + 2
   kCublas,      // cuBLAS BF16: K-long f32 accumulation in an order we do not know: d = K + 32 at 2u
+  kCublasF32,   // cuBLAS f32 (pedantic compute: no TF32): one rounded product and K additions in any
+                // order (split-K or tree), ≤ K + 1 roundings per term at u; d = K + 8 leaves slack
 };
 
 // One matmul case: random activations, the GPU path against cpu::matmul_reference.
@@ -256,6 +198,7 @@ void run_matmul_case(const std::string& name, const TestWeight& t, int M, ActDty
     case BoundKind::kGemv: rel = gamma_d(K / 16.0 + 31.0, kU); break;
     case BoundKind::kTensorCore: rel = gamma_d(K / 16.0 + 16.0 + split_for_bound + 2.0, 2 * kU); break;
     case BoundKind::kCublas: rel = gamma_d(K + 32.0, 2 * kU); break;
+    case BoundKind::kCublasF32: rel = gamma_d(K + 8.0, kU); break;
   }
   if (rounds_x) rel += kBf16U * (1.0 + rel);
   std::vector<double> bound(ref.size());
@@ -278,10 +221,6 @@ std::string shape_name(const char* what, int M, int N, int K, ActDtype x_dtype, 
   return buf;
 }
 
-void report(const char* group, const Tally& t) {
-  std::printf("%-28s %4d cases  %s  (largest |err|/bound %.3f)\n", group, t.cases, t.failed ? "FAIL" : "ok  ",
-              t.worst);
-}
 
 int test_matmuls(bool quick, Rng& rng) {
   int failures = 0;
@@ -392,6 +331,72 @@ int test_matmuls(bool quick, Rng& rng) {
                       tally);
     }
     report("bf16 matmul (cuBLAS)", tally);
+    failures += tally.failed;
+  }
+  {
+    // F32 weights (routers, MLA's absorbed kv_b copies) through matmul()'s automatic path: odd N and K,
+    // M from decode to prefill sizes, and per-head views that start at an element offset (only 4-byte
+    // aligned) inside one allocation, as the absorbed copies do.
+    Tally tally;
+    for (int i = 0; i < (quick ? 3 : 10); ++i) {
+      const int M = i % 3 == 0 ? 1 : rng.uniform_int(1, 300);
+      const int N = rng.uniform_int(1, 300);
+      const int K = rng.uniform_int(1, 700);
+      TestWeight t;
+      make_f32(t, N, K, rng);
+      if (fp4::cuda::auto_path(t.device, M) != MatmulPath::kCublasF32) {
+        std::printf("  FAIL auto_path does not pick cublas-f32 for an f32 weight\n");
+        ++tally.failed;
+      }
+      run_matmul_case(shape_name("cublas-f32", M, N, K, ActDtype::kF32), t, M, ActDtype::kF32, MatmulOptions{},
+                      BoundKind::kCublasF32, 1, rng, tally);
+    }
+    {
+      // Head h's [L, P] view of a [heads, L, P] table, with L·P odd so every other head is misaligned.
+      const int heads = 3, L = 37, P = 23, M = 5;
+      TestWeight all;
+      make_f32(all, heads * L, P, rng);
+      for (int h = 0; h < heads; ++h) {
+        TestWeight t;  // host copy of the head's slice for the reference; the device view points into `all`
+        t.host = all.host;
+        t.host.rows = L;
+        t.host.data = all.data.data() + static_cast<size_t>(h) * L * P * 4;
+        t.abs_w.assign(all.abs_w.begin() + static_cast<size_t>(h) * L * P,
+                       all.abs_w.begin() + static_cast<size_t>(h + 1) * L * P);
+        t.device = t.host;
+        t.device.data = all.d_data->get() + static_cast<size_t>(h) * L * P * 4;
+        run_matmul_case(shape_name("cublas-f32 head view", M, L, P, ActDtype::kF32), t, M, ActDtype::kF32,
+                        MatmulOptions{}, BoundKind::kCublasF32, 1, rng, tally);
+      }
+    }
+    report("f32 matmul (cuBLAS)", tally);
+    failures += tally.failed;
+  }
+  {
+    // BF16 at the shapes a model has that are not multiples of 16 (odd N and K, M = 1 and prefill sizes)
+    // and a view that is only 2-byte aligned.
+    Tally tally;
+    const int shapes[][3] = {{1, 7, 5}, {3, 129, 257}, {64, 100, 1}, {300, 33, 65}, {17, 576, 129}};
+    for (const auto& shape : shapes) {
+      TestWeight t;
+      make_bf16(t, shape[1], shape[2], rng);
+      run_matmul_case(shape_name("cublas-bf16 odd", shape[0], shape[1], shape[2], ActDtype::kF32), t, shape[0],
+                      ActDtype::kF32, MatmulOptions{}, BoundKind::kCublas, 1, rng, tally);
+    }
+    {
+      TestWeight all;
+      make_bf16(all, 2 * 9, 13, rng);  // two [9, 13] heads; the second starts 234 bytes in
+      TestWeight t;
+      t.host = all.host;
+      t.host.rows = 9;
+      t.host.data = all.data.data() + 9 * 13 * 2;
+      t.abs_w.assign(all.abs_w.begin() + 9 * 13, all.abs_w.end());
+      t.device = t.host;
+      t.device.data = all.d_data->get() + 9 * 13 * 2;
+      run_matmul_case(shape_name("cublas-bf16 head view", 4, 9, 13, ActDtype::kBF16), t, 4, ActDtype::kBF16,
+                      MatmulOptions{}, BoundKind::kCublas, 1, rng, tally);
+    }
+    report("bf16 matmul odd shapes", tally);
     failures += tally.failed;
   }
   {
@@ -538,6 +543,8 @@ int test_errors() {
   expect_error("nvfp4 without scales", [&] { fp4::cuda::matmul(w, x, ActDtype::kF32, 1, y, nullptr); });
   w.encoding = WeightEncoding::kF16;
   expect_error("f16 weight", [&] { fp4::cuda::matmul(w, x, ActDtype::kF32, 1, y, nullptr); });
+  w.encoding = WeightEncoding::kF32;
+  expect_error("f32 weight with bf16 x", [&] { fp4::cuda::matmul(w, x, ActDtype::kBF16, 1, y, nullptr); });
   w.encoding = WeightEncoding::kNVFP4;
   w.block_scale = dummy;
   MatmulOptions odd_width;
@@ -546,7 +553,7 @@ int test_errors() {
   expect_error("odd rotary_dim", [&] {
     fp4::cuda::apply_rope(x, 1, 1, 8, 8, 0, 7, x, x, fp4::cpu::RopeLayout::kHalf, nullptr);
   });
-  std::printf("%-28s %4d cases  %s\n", "argument errors", 5, failures ? "FAIL" : "ok  ");
+  std::printf("%-28s %4d cases  %s\n", "argument errors", 6, failures ? "FAIL" : "ok  ");
   return failures;
 }
 
@@ -567,6 +574,7 @@ int main(int argc, char** argv) {
     failures += test_matmuls(quick, rng);
     failures += test_pointwise(quick, rng);
     failures += test_errors();
+    failures += test_model_ops(quick, rng);
   } catch (const std::exception& e) {
     std::printf("FAIL: unexpected error: %s\n", e.what());
     return 1;

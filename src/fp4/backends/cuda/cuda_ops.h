@@ -31,6 +31,7 @@ enum class MatmulPath : uint8_t {
   kFp8Gemv,    // FP8 block, M ≤ 8: f32 arithmetic
   kFp8Mma,     // FP8 block, any M: E4M3 → BF16 in registers, mma.sync BF16, block scale in f32 per k-tile
   kCublasBf16, // BF16 weight: cuBLAS GEMM, BF16 tensor cores, f32 accumulate
+  kCublasF32,  // F32 weight, f32 x: cuBLAS GEMM, f32 products and f32 accumulation (no TF32)
 };
 
 struct MatmulOptions {
@@ -42,7 +43,8 @@ struct MatmulOptions {
 };
 
 // y[M, N] (f32) = x[M, K] · Wᵀ. x is f32 or BF16 (x_dtype); the tensor-core paths round f32
-// activations to BF16 first (docs/cuda.md gives the resulting bound). Encodings: NVFP4, FP8 block, BF16.
+// activations to BF16 first (docs/cuda.md gives the resulting bound). Encodings: NVFP4, FP8 block, BF16,
+// F32 (f32 x only).
 // Temporaries (split-K partial sums, BF16 copies of f32 activations) come from the stream-ordered
 // allocator (cudaMallocAsync) and are released on the same stream.
 void matmul(const WeightView& w, const void* x, ActDtype x_dtype, int64_t M, float* y, cudaStream_t stream,

@@ -1,5 +1,5 @@
 // Host entry point of the CUDA linear layers: validates the call, picks the kernel for the encoding
-// and M, allocates temporaries on the stream and launches (kernels.h). cuBLAS serves BF16 weights.
+// and M, allocates temporaries on the stream and launches (kernels.h). cuBLAS serves BF16 and F32 weights.
 #include <cublas_v2.h>
 
 #include <array>
@@ -9,55 +9,16 @@
 
 #include "fp4/backends/cuda/cuda_check.h"
 #include "fp4/backends/cuda/cuda_ops.h"
+#include "fp4/backends/cuda/device_context.h"
 #include "fp4/backends/cuda/kernels.h"
 #include "fp4/base/error.h"
 
 namespace fp4::cuda {
 namespace {
 
-constexpr int kMaxDevices = 64;
 constexpr int64_t kGemvMaxM = 8;
 
 bool aligned(const void* p, uintptr_t alignment) { return reinterpret_cast<uintptr_t>(p) % alignment == 0; }
-
-int current_device() {
-  int device = 0;
-  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
-  FP4_CHECK(device >= 0 && device < kMaxDevices, "CUDA device {} is beyond the {} devices this build handles",
-            device, kMaxDevices);
-  return device;
-}
-
-int sm_count() {
-  thread_local std::array<int, kMaxDevices> cache{};
-  const int device = current_device();
-  if (cache[device] == 0) {
-    check_cuda(cudaDeviceGetAttribute(&cache[device], cudaDevAttrMultiProcessorCount, device),
-               "cudaDeviceGetAttribute(multiprocessor count)");
-  }
-  return cache[device];
-}
-
-// A temporary from the stream-ordered allocator, freed on the same stream when it goes out of scope.
-class StreamBuffer {
- public:
-  StreamBuffer(size_t bytes, cudaStream_t stream, const char* what) : stream_(stream) {
-    if (bytes > 0) check_cuda(cudaMallocAsync(&ptr_, bytes, stream), what);
-  }
-  ~StreamBuffer() {
-    if (ptr_ != nullptr) cudaFreeAsync(ptr_, stream_);
-  }
-  StreamBuffer(const StreamBuffer&) = delete;
-  StreamBuffer& operator=(const StreamBuffer&) = delete;
-  template <typename T>
-  T* as() const {
-    return static_cast<T*>(ptr_);
-  }
-
- private:
-  void* ptr_ = nullptr;
-  cudaStream_t stream_;
-};
 
 // One cuBLAS handle per thread and device, created on first use.
 class CublasHandles {
@@ -169,22 +130,50 @@ void run_mma(const WeightView& w, const void* x, ActDtype x_dtype, int64_t M, fl
   }
 }
 
-void run_cublas_bf16(const WeightView& w, const void* x, ActDtype x_dtype, int64_t M, float* y, cudaStream_t stream) {
+// The calling thread's cuBLAS handle for the current device, bound to `stream`.
+cublasHandle_t cublas_on(cudaStream_t stream) {
   thread_local CublasHandles handles;
+  cublasHandle_t handle = handles.get(current_device());
+  const cublasStatus_t status = cublasSetStream(handle, stream);
+  FP4_CHECK(status == CUBLAS_STATUS_SUCCESS, "cuBLAS: cublasSetStream failed: {}", cublasGetStatusString(status));
+  return handle;
+}
+
+void run_cublas_bf16(const WeightView& w, const void* x, ActDtype x_dtype, int64_t M, float* y, cudaStream_t stream) {
   const int N = static_cast<int>(w.rows);
   const int K = static_cast<int>(w.cols);
   StreamBuffer x_copy(x_dtype == ActDtype::kF32 ? static_cast<size_t>(M) * K * 2 : 0, stream,
                       "cudaMallocAsync(bf16 activations)");
   const void* xb = bf16_activations(x, x_dtype, M * K, x_copy, stream);
-  cublasHandle_t handle = handles.get(current_device());
-  cublasStatus_t status = cublasSetStream(handle, stream);
-  FP4_CHECK(status == CUBLAS_STATUS_SUCCESS, "cuBLAS: cublasSetStream failed: {}", cublasGetStatusString(status));
+  cublasHandle_t handle = cublas_on(stream);
   // Column-major view: yᵀ [N, M] = W [N, K] (stored row-major = Wᵀ column-major, op T) · xᵀ [K, M].
   const float alpha = 1.0f;
   const float beta = 0.0f;
-  status = cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, N, static_cast<int>(M), K, &alpha, w.data, CUDA_R_16BF, K,
-                        xb, CUDA_R_16BF, K, &beta, y, CUDA_R_32F, N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+  const cublasStatus_t status =
+      cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, N, static_cast<int>(M), K, &alpha, w.data, CUDA_R_16BF, K, xb,
+                   CUDA_R_16BF, K, &beta, y, CUDA_R_32F, N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
   FP4_CHECK(status == CUBLAS_STATUS_SUCCESS, "cuBLAS: bf16 GEMM [{}, {}] x [{}, {}]ᵀ failed: {}", M, K, N, K,
+            cublasGetStatusString(status));
+}
+
+// F32 weights (MoE routers, MLA's absorbed per-head kv_b copies): cuBLAS SGEMM with the pedantic f32
+// compute type, so no TF32 or reduced-precision reduction is used whatever the handle's math mode or the
+// environment says: plain f32 products and f32 sums. cuBLAS takes any M, N, K and element-aligned pointers.
+void run_cublas_f32(const WeightView& w, const void* x, ActDtype x_dtype, int64_t M, float* y, cudaStream_t stream) {
+  const int N = static_cast<int>(w.rows);
+  const int K = static_cast<int>(w.cols);
+  FP4_CHECK(x_dtype == ActDtype::kF32,
+            "cuda matmul: f32 weight [{}, {}] needs f32 activations x (bf16 x would lose the weight's precision)", N,
+            K);
+  FP4_CHECK(aligned(w.data, 4) && aligned(x, 4) && aligned(y, 4),
+            "cuda matmul: f32 weight [{}, {}]: data, x and y must be 4-byte aligned", N, K);
+  cublasHandle_t handle = cublas_on(stream);
+  const float alpha = 1.0f;
+  const float beta = 0.0f;
+  const cublasStatus_t status =
+      cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, N, static_cast<int>(M), K, &alpha, w.data, CUDA_R_32F, K, x,
+                   CUDA_R_32F, K, &beta, y, CUDA_R_32F, N, CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT);
+  FP4_CHECK(status == CUBLAS_STATUS_SUCCESS, "cuBLAS: f32 GEMM [{}, {}] x [{}, {}]ᵀ failed: {}", M, K, N, K,
             cublasGetStatusString(status));
 }
 
@@ -198,6 +187,7 @@ const char* path_name(MatmulPath path) {
     case MatmulPath::kFp8Gemv: return "fp8-gemv";
     case MatmulPath::kFp8Mma: return "fp8-mma";
     case MatmulPath::kCublasBf16: return "cublas-bf16";
+    case MatmulPath::kCublasF32: return "cublas-f32";
   }
   return "?";
 }
@@ -211,6 +201,7 @@ MatmulPath auto_path(const WeightView& w, int64_t M) {
     case WeightEncoding::kBF16:
       return MatmulPath::kCublasBf16;
     case WeightEncoding::kF32:
+      return MatmulPath::kCublasF32;
     case WeightEncoding::kF16:
       break;
   }
@@ -267,11 +258,14 @@ void matmul(const WeightView& w, const void* x, ActDtype x_dtype, int64_t M, flo
       FP4_CHECK(path == MatmulPath::kCublasBf16, "cuda matmul: path {} cannot run a bf16 weight", path_name(path));
       return run_cublas_bf16(w, x, x_dtype, M, y, stream);
     case WeightEncoding::kF32:
+      FP4_CHECK(path == MatmulPath::kCublasF32, "cuda matmul: path {} cannot run an f32 weight", path_name(path));
+      return run_cublas_f32(w, x, x_dtype, M, y, stream);
     case WeightEncoding::kF16:
       break;
   }
-  fail("cuda matmul: weight [{}, {}] has encoding {}, which the CUDA backend does not run (nvfp4, fp8-block, bf16)", N,
-       K, encoding_name(w.encoding));
+  fail("cuda matmul: weight [{}, {}] has encoding {}, which the CUDA backend does not run (nvfp4, fp8-block, bf16, "
+       "f32)",
+       N, K, encoding_name(w.encoding));
 }
 
 int device_count() {
