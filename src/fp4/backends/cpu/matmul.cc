@@ -26,6 +26,7 @@
 #define HWY_TARGET_INCLUDE "fp4/backends/cpu/matmul.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "fp4/backends/cpu/micro_kernel-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace fp4::cpu::HWY_NAMESPACE {
@@ -270,35 +271,6 @@ void MatmulSmallM(ThreadPool& pool, const WeightView& w, const float* x, int64_t
   });
 }
 
-// y[i, j] (+)= Σ_k x[i][k] · wrows[j][k] for an MR x NR block over one K-chunk of length len.
-// x: MR rows with stride ldx; wrows: NR row pointers; y: stride ldy. first: overwrite instead of add.
-template <int MR, int NR>
-HWY_INLINE void MicroKernel(const float* HWY_RESTRICT x, int64_t ldx, const float* const* wrows, int64_t len,
-                            float* HWY_RESTRICT y, int64_t ldy, bool first) {
-  const DF df;
-  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
-  hn::Vec<DF> acc[MR][NR];
-  for (int i = 0; i < MR; ++i) {
-    for (int j = 0; j < NR; ++j) acc[i][j] = hn::Zero(df);
-  }
-  int64_t k = 0;
-  for (; k + L <= len; k += L) {
-    hn::Vec<DF> xv[MR];
-    for (int i = 0; i < MR; ++i) xv[i] = hn::LoadU(df, x + i * ldx + k);
-    for (int j = 0; j < NR; ++j) {
-      const auto wv = hn::LoadU(df, wrows[j] + k);
-      for (int i = 0; i < MR; ++i) acc[i][j] = hn::MulAdd(xv[i], wv, acc[i][j]);
-    }
-  }
-  for (int i = 0; i < MR; ++i) {
-    for (int j = 0; j < NR; ++j) {
-      float sum = hn::GetLane(hn::SumOfLanes(df, acc[i][j]));
-      for (int64_t t = k; t < len; ++t) sum += x[i * ldx + t] * wrows[j][t];
-      y[i * ldy + j] = first ? sum : y[i * ldy + j] + sum;
-    }
-  }
-}
-
 // Prefill schedule (M > kSmallM).
 void MatmulTiled(ThreadPool& pool, const WeightView& w, const float* x, int64_t M, float* y) {
   const int64_t N = w.rows;
@@ -316,21 +288,7 @@ void MatmulTiled(ThreadPool& pool, const WeightView& w, const float* x, int64_t 
       const int64_t len = std::min(kTileChunkK, K - k0);
       const bool first = k0 == 0;
       for (int64_t r = 0; r < n_count; ++r) rows[r] = DecodeRow(w, n0 + r, k0, len, tile + r * kTileChunkK);
-      int64_t m = m0;
-      for (; m + kMR <= m_end; m += kMR) {
-        int64_t j = 0;
-        for (; j + kNR <= n_count; j += kNR) {
-          MicroKernel<kMR, kNR>(x + m * K + k0, K, rows + j, len, y + m * N + n0 + j, N, first);
-        }
-        for (; j < n_count; ++j) MicroKernel<kMR, 1>(x + m * K + k0, K, rows + j, len, y + m * N + n0 + j, N, first);
-      }
-      for (; m < m_end; ++m) {
-        int64_t j = 0;
-        for (; j + kNR <= n_count; j += kNR) {
-          MicroKernel<1, kNR>(x + m * K + k0, K, rows + j, len, y + m * N + n0 + j, N, first);
-        }
-        for (; j < n_count; ++j) MicroKernel<1, 1>(x + m * K + k0, K, rows + j, len, y + m * N + n0 + j, N, first);
-      }
+      SweepPanel<kMR, kNR>(x, K, k0, len, rows, n_count, m0, m_end, y, N, n0, first);
     }
   });
 }
