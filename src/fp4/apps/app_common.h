@@ -10,6 +10,7 @@
 #include <regex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "fp4/apps/text_generator.h"
@@ -41,6 +42,16 @@ struct AppOutput {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
 };
+
+// Moves what every application result reports about its generation (reasoning, finish reason, token
+// counts) from `out` into `result`; the answer text itself is the caller's (each result names it).
+template <typename Result>
+void take_generation_fields(AppOutput& out, Result& result) {
+  result.reasoning = std::move(out.reasoning);
+  result.finish_reason = std::move(out.finish_reason);
+  result.prompt_tokens = out.prompt_tokens;
+  result.completion_tokens = out.completion_tokens;
+}
 
 // Sends `user_message` as the only chat message with `sampling` (n is forced to 1: every application
 // returns one answer). Throws fp4::Error when the generator does, or when it returns no choice.

@@ -307,10 +307,7 @@ CodeGeneration CodeAssistant::generate(std::string_view task, std::string_view l
   result.blocks = extract_code_blocks(out.content);
   result.code = select_code(result.blocks, result.language);
   result.text = std::move(out.content);
-  result.reasoning = std::move(out.reasoning);
-  result.finish_reason = std::move(out.finish_reason);
-  result.prompt_tokens = out.prompt_tokens;
-  result.completion_tokens = out.completion_tokens;
+  take_generation_fields(out, result);
   return result;
 }
 
@@ -333,10 +330,7 @@ CodeReview CodeAssistant::review(std::string_view code, const CodeReviewOptions&
   AppOutput out = ask(generator_, code_review_prompt(code, resolved, prompt_language), resolved.sampling);
   parse_review(out.content, result);
   result.text = std::move(out.content);
-  result.reasoning = std::move(out.reasoning);
-  result.finish_reason = std::move(out.finish_reason);
-  result.prompt_tokens = out.prompt_tokens;
-  result.completion_tokens = out.completion_tokens;
+  take_generation_fields(out, result);
   return result;
 }
 

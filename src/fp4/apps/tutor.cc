@@ -220,10 +220,7 @@ TutorExplanation Tutor::explain(std::string_view concept_name, const TutorOption
   result.language = resolve_language(options.language, concept_name);
   AppOutput out = ask(generator_, explanation_prompt(concept_name, options.level, result.language), options.sampling);
   result.explanation = std::move(out.content);
-  result.reasoning = std::move(out.reasoning);
-  result.finish_reason = std::move(out.finish_reason);
-  result.prompt_tokens = out.prompt_tokens;
-  result.completion_tokens = out.completion_tokens;
+  take_generation_fields(out, result);
   return result;
 }
 
@@ -239,10 +236,7 @@ PracticeSet Tutor::practice_problems(std::string_view topic, int count, const Tu
   AppOutput out = ask(generator_, practice_prompt(topic, count, options.level, result.language), options.sampling);
   result.problems = parse_practice_problems(out.content);
   result.text = std::move(out.content);
-  result.reasoning = std::move(out.reasoning);
-  result.finish_reason = std::move(out.finish_reason);
-  result.prompt_tokens = out.prompt_tokens;
-  result.completion_tokens = out.completion_tokens;
+  take_generation_fields(out, result);
   return result;
 }
 
