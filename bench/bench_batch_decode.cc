@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_args.h"
 #include "fp4/base/error.h"
 #include "fp4/base/thread_pool.h"
 #include "fp4/io/hf_checkpoint.h"
@@ -254,44 +255,34 @@ void print_table(const std::vector<BatchResult>& results, double bandwidth) {
 
 int main(int argc, char** argv) {
   Options opt;
-  std::string command = argv[0];
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    command += " " + a;
-    auto value = [&](const char* flag) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "bench_batch_decode: %s needs a value\n", flag);
-        std::exit(2);
-      }
-      command += std::string(" ") + argv[i + 1];
-      return std::string(argv[++i]);
-    };
+  fp4::bench::ArgReader args("bench_batch_decode", argc, argv);
+  for (std::string a; args.next(a);) {
     if (a == "--threads") {
-      opt.threads = std::atoi(value("--threads").c_str());
+      opt.threads = static_cast<int>(args.integer(a));
     } else if (a == "--layers") {
-      opt.layers = std::atoll(value("--layers").c_str());
+      opt.layers = args.integer(a);
     } else if (a == "--context") {
-      opt.context = std::atoll(value("--context").c_str());
+      opt.context = args.integer(a);
     } else if (a == "--steps") {
-      opt.steps = std::atoll(value("--steps").c_str());
+      opt.steps = args.integer(a);
     } else if (a == "--batches") {
       opt.batches.clear();
-      for (const std::string& b : split(value("--batches"))) opt.batches.push_back(std::atoll(b.c_str()));
+      for (const std::string& b : split(args.value(a))) opt.batches.push_back(args.parse_integer(a, b));
     } else if (a == "--shapes") {
-      opt.shapes = split(value("--shapes"));
+      opt.shapes = split(args.value(a));
     } else if (a == "--models") {
-      opt.models = split(value("--models"));
+      opt.models = split(args.value(a));
     } else if (a == "--encoding") {
-      opt.encoding = value("--encoding");
+      opt.encoding = args.value(a);
     } else if (a == "--nvfp4-activations") {
-      const std::string v = value("--nvfp4-activations");
+      const std::string v = args.value(a);
       if (v != "f32" && v != "int8") {
         std::fprintf(stderr, "bench_batch_decode: --nvfp4-activations f32|int8, got %s\n", v.c_str());
         return 2;
       }
       opt.int8_activations = v == "int8";
     } else if (a == "--work-dir") {
-      opt.work_dir = value("--work-dir");
+      opt.work_dir = args.value(a);
     } else {
       std::fprintf(stderr,
                    "usage: bench_batch_decode [--threads N] [--layers L] [--context C] [--steps S] [--batches LIST] "
@@ -317,7 +308,7 @@ int main(int argc, char** argv) {
     std::strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
     std::printf("# bench_batch_decode\n\n- date: %s\n- cpu: %s, %d threads\n- command: `%s`\n"
                 "- NVFP4 activations: %s; contexts spread over [%lld, %lld) tokens, mean %lld\n",
-                date, fp4::runtime::cpu_model_name().c_str(), pool.size(), command.c_str(),
+                date, fp4::runtime::cpu_model_name().c_str(), pool.size(), args.command().c_str(),
                 opt.int8_activations ? "int8 (W4A8)" : "f32", static_cast<long long>(opt.context / 2),
                 static_cast<long long>(opt.context / 2 + opt.context), static_cast<long long>(opt.context));
     const double load_before = fp4::runtime::load_average_1min();

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "fp4/base/error.h"
 #include "fp4/base/thread_pool.h"
 #include "fp4/ops/matmul.h"
@@ -159,30 +160,20 @@ struct Options {
 
 int main(int argc, char** argv) {
   Options opt;
-  std::string command = argv[0];
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    command += " " + a;
-    auto value = [&](const char* flag) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "bench_matmul: %s needs a value\n", flag);
-        std::exit(2);
-      }
-      command += std::string(" ") + argv[i + 1];
-      return std::string(argv[++i]);
-    };
+  fp4::bench::ArgReader args("bench_matmul", argc, argv);
+  for (std::string a; args.next(a);) {
     if (a == "--threads") {
-      opt.threads = std::atoi(value("--threads").c_str());
+      opt.threads = static_cast<int>(args.integer(a));
     } else if (a == "--working-set-mib") {
-      opt.working_set_mib = std::atof(value("--working-set-mib").c_str());
+      opt.working_set_mib = args.number(a);
     } else if (a == "--min-seconds") {
-      opt.min_seconds = std::atof(value("--min-seconds").c_str());
+      opt.min_seconds = args.number(a);
     } else if (a == "--prefill-m") {
-      opt.prefill_m = std::atoll(value("--prefill-m").c_str());
+      opt.prefill_m = args.integer(a);
     } else if (a == "--encodings") {
-      opt.encodings = value("--encodings");
+      opt.encodings = args.value(a);
     } else if (a == "--target") {
-      opt.target = value("--target");
+      opt.target = args.value(a);
     } else if (a == "--quick") {
       opt.quick = true;
     } else {
@@ -220,7 +211,7 @@ int main(int argc, char** argv) {
     std::printf("# bench_matmul\n\n- date: %s\n- cpu: %s (last-level cache %.0f MiB)\n- threads: %d\n"
                 "- simd target: %s\n- command: `%s`\n",
                 date, fp4::runtime::cpu_model_name().c_str(), static_cast<double>(llc) / 1048576.0, pool.size(),
-                fp4::cpu::matmul_target_name(), command.c_str());
+                fp4::cpu::matmul_target_name(), args.command().c_str());
     const double bandwidth =
         fp4::runtime::measure_read_bandwidth(pool, std::max<size_t>(working_set, 256u << 20)).gb_per_second;
     std::printf("- measured read bandwidth: %.1f GB/s (%d threads, streaming sum over %.0f MiB, best of 5)\n",
