@@ -1,7 +1,10 @@
 // CUDA backend benchmark: the two ceilings and the kernels, measured in the same run.
 //   ceilings: device-to-device cudaMemcpy (bytes read + written per second) and cuBLAS BF16 GEMM at 8192³;
 //   NVFP4 GEMV at M = 1 on DeepSeek-R1 shapes, as % of the copy bandwidth counting weight + scale bytes;
-//   NVFP4 (and FP8 block) matmul at M = 16, 64, 256, 4096 against cuBLAS BF16 on the same shapes.
+//   NVFP4 (and FP8 block) matmul at M = 16, 64, 256, 4096 against cuBLAS BF16 on the same shapes;
+//   the MoE grouped expert GEMV (moe_ops.h) on R1 expert shapes, as % of the copy bandwidth counting the
+//   distinct experts' weight + scale bytes, next to one cuda::matmul per expert, and routing + grouping.
+// `bench_cuda --moe` measures the copy ceilings and the MoE section only.
 // Timing: each measurement captures a CUDA graph of many back-to-back calls (weights rotated over enough
 // copies that they never fit in the 60 MB L2) and reports the median replay time per call over several
 // replays, after a warm-up replay. Inputs are random (never zeros). Prints one table; the numbers are
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include "fp4/backends/cuda/cuda_ops.h"
+#include "fp4/backends/cuda/moe_ops.h"
 #include "fp4/base/formats.h"
 #include "fp4/ops/weight.h"
 
@@ -189,6 +193,190 @@ void cublas_bf16(cublasHandle_t h, const void* w, const void* x, void* y, int M,
      "cublasGemmEx");
 }
 
+
+// ---- MoE: routing and the grouped expert GEMV ----------------------------------------------------------------
+// A pool of 64 distinct NVFP4 [2048, 7168] matrices: gate of expert e is matrix e, up is matrix 32 + e, and
+// down reads matrix e as [7168, 2048] (same byte count), so no two projections of one launch share bytes.
+// Each timed graph rotates over 4 routings whose expert sets differ, so a call's weights are not in L2
+// from the call before (8 experts × 8.3 MB × 4 = 264 MB per projection > the 50 MB L2).
+void bench_moe(cudaStream_t stream, double copy_gbs, const std::function<void(const std::string&)>& row) {
+  constexpr int kExperts = 32;
+  constexpr int H = 7168;
+  constexpr int I = 2048;
+  constexpr int kRotations = 4;
+  const size_t data = static_cast<size_t>(I) * H / 2;
+  const size_t scales = static_cast<size_t>(I) * H / 16;
+  const double matrix_bytes = static_cast<double>(data + scales);
+  auto* codes = static_cast<uint8_t*>(device_random_bytes(2 * kExperts * data));
+  auto* sc = static_cast<uint8_t*>(device_random_bytes(2 * kExperts * scales, 0x3F, 0x18));  // UE4M3 2^-4 .. 2^4
+  auto view = [&](int matrix, int rows, int cols) {
+    WeightView w;
+    w.encoding = WeightEncoding::kNVFP4;
+    w.rows = rows;
+    w.cols = cols;
+    w.data = codes + matrix * data;
+    w.block_scale = sc + matrix * scales;
+    w.global_scale = 0x1p-8f;
+    return w;
+  };
+  std::vector<WeightView> gate, up, down;
+  for (int e = 0; e < kExperts; ++e) {
+    gate.push_back(view(e, I, H));
+    up.push_back(view(kExperts + e, I, H));
+    down.push_back(view(e, H, I));
+  }
+  const fp4::cuda::DeviceExpertTable gate_t(gate), up_t(up), down_t(down);
+  constexpr int kMaxT = 8;
+  constexpr int kTopK = 8;
+  std::vector<float> host_x(static_cast<size_t>(kMaxT) * kTopK * I);
+  for (auto& v : host_x) v = static_cast<float>(static_cast<double>(next_random() >> 40) / (1 << 24) * 2.0 - 1.0);
+  float *x = nullptr, *act = nullptr, *gu = nullptr, *out = nullptr;
+  ok(cudaMalloc(reinterpret_cast<void**>(&x), host_x.size() * 4), "cudaMalloc");
+  ok(cudaMalloc(reinterpret_cast<void**>(&act), host_x.size() * 4), "cudaMalloc");
+  ok(cudaMemcpy(x, host_x.data(), static_cast<size_t>(kMaxT) * H * 4, cudaMemcpyHostToDevice), "upload");
+  ok(cudaMemcpy(act, host_x.data(), host_x.size() * 4, cudaMemcpyHostToDevice), "upload");
+  ok(cudaMalloc(reinterpret_cast<void**>(&gu), static_cast<size_t>(kMaxT) * kTopK * 2 * I * 4), "cudaMalloc");
+  ok(cudaMalloc(reinterpret_cast<void**>(&out), static_cast<size_t>(kMaxT) * kTopK * H * 4), "cudaMalloc");
+
+  struct Scenario {
+    const char* name;
+    int tokens;
+    bool same_experts;  // every token routed to the same 8 experts
+  };
+  const Scenario scenarios[] = {
+      {"8 experts x 1 token", 1, true},
+      {"8 experts x 8 tokens (shared)", 8, true},
+      {"8 tokens, random over 32", 8, false},
+  };
+  char buf[512];
+  row("");
+  row("MoE grouped NVFP4 GEMV (moe_ops.h), R1 experts: gate+up 7168->2x2048 in one launch, down 2048->7168;");
+  row("f32 activations; bytes = distinct experts' packed weights + scales; baseline = one cuda::matmul per expert");
+  row("routing                         proj      experts  grouped us    GB/s  % of copy  per-expert us");
+  for (const Scenario& sc_case : scenarios) {
+    const int T = sc_case.tokens;
+    std::vector<std::vector<int32_t>> routings;
+    std::vector<void*> buffers;
+    std::vector<fp4::cuda::ExpertGroups> groups;
+    double distinct_sum = 0;
+    for (int r = 0; r < kRotations; ++r) {
+      std::vector<int32_t> ids(static_cast<size_t>(T) * kTopK);
+      for (int t = 0; t < T; ++t) {
+        std::vector<int32_t> pool(kExperts);
+        for (int e = 0; e < kExperts; ++e) pool[e] = e;
+        for (int j = 0; j < kTopK; ++j) {
+          if (sc_case.same_experts) {
+            ids[static_cast<size_t>(t) * kTopK + j] = r * kTopK + j;
+          } else {
+            const int pick = j + static_cast<int>(next_random() % static_cast<uint64_t>(kExperts - j));
+            std::swap(pool[j], pool[pick]);
+            ids[static_cast<size_t>(t) * kTopK + j] = pool[j];
+          }
+        }
+        std::sort(ids.begin() + t * kTopK, ids.begin() + (t + 1) * kTopK);
+      }
+      std::vector<int32_t> sorted = ids;
+      std::sort(sorted.begin(), sorted.end());
+      distinct_sum += static_cast<double>(std::unique(sorted.begin(), sorted.end()) - sorted.begin());
+      void* ws = nullptr;
+      ok(cudaMalloc(&ws, fp4::cuda::expert_groups_bytes(T, kTopK, kExperts)), "cudaMalloc");
+      void* d_ids = nullptr;
+      ok(cudaMalloc(&d_ids, ids.size() * 4), "cudaMalloc");
+      ok(cudaMemcpy(d_ids, ids.data(), ids.size() * 4, cudaMemcpyHostToDevice), "upload");
+      groups.push_back(fp4::cuda::expert_groups_in(ws, T, kTopK, kExperts));
+      fp4::cuda::group_by_expert(static_cast<const int32_t*>(d_ids), groups.back(), stream);
+      buffers.push_back(ws);
+      buffers.push_back(d_ids);
+      routings.push_back(sorted);
+    }
+    ok(cudaStreamSynchronize(stream), "grouping");
+    const double distinct = distinct_sum / kRotations;
+    const double gu_us = time_per_call_us(stream, 4 * kRotations, [&](int i) {
+      fp4::cuda::grouped_expert_matmul(gate_t, &up_t, groups[i % kRotations], fp4::cuda::ExpertInput::kTokenRows, x, H,
+                                       gu, 2 * I, stream);
+    });
+    const double down_us = time_per_call_us(stream, 4 * kRotations, [&](int i) {
+      fp4::cuda::grouped_expert_matmul(down_t, nullptr, groups[i % kRotations], fp4::cuda::ExpertInput::kPairRows, act, I,
+                                       out, H, stream);
+    });
+    // Baseline (shared routings only, where every expert takes all T tokens as one M = T matmul).
+    double base_gu_us = 0, base_down_us = 0;
+    if (sc_case.same_experts) {
+      base_gu_us = time_per_call_us(stream, 4 * kRotations, [&](int i) {
+        const std::vector<int32_t>& experts = routings[static_cast<size_t>(i % kRotations)];
+        for (const int32_t e : experts) {
+          fp4::cuda::matmul(gate[static_cast<size_t>(e)], x, ActDtype::kF32, T, gu, stream);
+          fp4::cuda::matmul(up[static_cast<size_t>(e)], x, ActDtype::kF32, T, gu + I, stream);
+        }
+      });
+      base_down_us = time_per_call_us(stream, 4 * kRotations, [&](int i) {
+        const std::vector<int32_t>& experts = routings[static_cast<size_t>(i % kRotations)];
+        for (const int32_t e : experts) fp4::cuda::matmul(down[static_cast<size_t>(e)], act, ActDtype::kF32, T, out, stream);
+      });
+    }
+    const double gu_gbs = 2 * distinct * matrix_bytes / (gu_us * 1e3);
+    const double down_gbs = distinct * matrix_bytes / (down_us * 1e3);
+    snprintf(buf, sizeof buf, "%-31s %-9s %7.1f %11.2f %7.0f %9.1f%% %13s", sc_case.name, "gate+up", distinct, gu_us,
+             gu_gbs, 100.0 * gu_gbs / copy_gbs, base_gu_us > 0 ? std::to_string(base_gu_us).substr(0, 7).c_str() : "-");
+    row(buf);
+    snprintf(buf, sizeof buf, "%-31s %-9s %7.1f %11.2f %7.0f %9.1f%% %13s", sc_case.name, "down", distinct, down_us,
+             down_gbs, 100.0 * down_gbs / copy_gbs,
+             base_down_us > 0 ? std::to_string(base_down_us).substr(0, 7).c_str() : "-");
+    row(buf);
+    for (void* p : buffers) cudaFree(p);
+  }
+
+  // Routing + grouping, R1 router (256 experts, 8 groups keep 4, top 8), per call.
+  fp4::cuda::RouterConfig r1;
+  r1.num_experts = 256;
+  r1.top_k = 8;
+  r1.n_group = 8;
+  r1.topk_group = 4;
+  r1.scoring = fp4::cuda::RouterScoring::kSigmoid;
+  r1.selection = fp4::cuda::RouterSelection::kNoauxTc;
+  r1.norm_topk_prob = true;
+  r1.routed_scaling_factor = 2.5f;
+  row("");
+  row("MoE routing on the device, R1 router (256 experts, groups 8 keep 4, top 8)");
+  row("tokens   route us   route+group us");
+  for (const int T : {1, 8, 64}) {
+    std::vector<float> logits(static_cast<size_t>(T) * 256), bias(256);
+    for (auto& v : logits) v = static_cast<float>(static_cast<double>(next_random() >> 40) / (1 << 24) * 8.0 - 4.0);
+    for (auto& v : bias) v = static_cast<float>(static_cast<double>(next_random() >> 40) / (1 << 24) - 0.5);
+    float *d_logits = nullptr, *d_bias = nullptr, *d_w = nullptr;
+    int32_t* d_e = nullptr;
+    void* ws = nullptr;
+    ok(cudaMalloc(reinterpret_cast<void**>(&d_logits), logits.size() * 4), "cudaMalloc");
+    ok(cudaMalloc(reinterpret_cast<void**>(&d_bias), bias.size() * 4), "cudaMalloc");
+    ok(cudaMalloc(reinterpret_cast<void**>(&d_w), static_cast<size_t>(T) * 8 * 4), "cudaMalloc");
+    ok(cudaMalloc(reinterpret_cast<void**>(&d_e), static_cast<size_t>(T) * 8 * 4), "cudaMalloc");
+    ok(cudaMalloc(&ws, fp4::cuda::expert_groups_bytes(T, 8, 256)), "cudaMalloc");
+    ok(cudaMemcpy(d_logits, logits.data(), logits.size() * 4, cudaMemcpyHostToDevice), "upload");
+    ok(cudaMemcpy(d_bias, bias.data(), bias.size() * 4, cudaMemcpyHostToDevice), "upload");
+    const fp4::cuda::ExpertGroups g = fp4::cuda::expert_groups_in(ws, T, 8, 256);
+    const double route_us = time_per_call_us(stream, 50, [&](int) {
+      fp4::cuda::route(r1, d_logits, d_bias, T, d_e, d_w, stream);
+    });
+    const double both_us = time_per_call_us(stream, 50, [&](int) {
+      fp4::cuda::route(r1, d_logits, d_bias, T, d_e, d_w, stream);
+      fp4::cuda::group_by_expert(d_e, g, stream);
+    });
+    snprintf(buf, sizeof buf, "%6d %10.2f %16.2f", T, route_us, both_us);
+    row(buf);
+    cudaFree(d_logits);
+    cudaFree(d_bias);
+    cudaFree(d_w);
+    cudaFree(d_e);
+    cudaFree(ws);
+  }
+  cudaFree(codes);
+  cudaFree(sc);
+  cudaFree(x);
+  cudaFree(act);
+  cudaFree(gu);
+  cudaFree(out);
+}
+
 }  // namespace
 
 // `bench_cuda --profile`: one NVFP4 tensor-core call at M = 16 and one at M = 4096 on the expert shape,
@@ -252,6 +440,14 @@ int main(int argc, char** argv) {
   row(buf);
   // The GEMV rows report % of the higher of the two: the stricter reading.
   const double copy_gbs = std::max(memcpy_gbs, kernel_gbs);
+  if (argc > 1 && std::string(argv[1]) == "--moe") {
+    bench_moe(stream, copy_gbs, row);
+    std::printf("\n==== table ====\n");
+    for (const std::string& line : table) std::printf("%s\n", line.c_str());
+    cublasDestroy(handle);
+    cudaStreamDestroy(stream);
+    return 0;
+  }
 
   const int big = 8192;
   void* a = device_random_bf16(static_cast<size_t>(big) * big, 1.0f);
@@ -377,6 +573,7 @@ int main(int argc, char** argv) {
     snprintf(buf, sizeof buf, "%-30s %6d %6d %9.2f %8.0f %8.1f%%", s.name, s.N, s.K, us, gbs, 100.0 * gbs / copy_gbs);
     row(buf);
   }
+  bench_moe(stream, copy_gbs, row);
   cudaFree(x_small);
   cudaFree(y_small);
   cudaFree(x_big);

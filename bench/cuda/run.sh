@@ -5,6 +5,9 @@
 #   2. compute-sanitizer memcheck and racecheck on the quick test
 #   3. bench/cuda/bench_cuda           (ceilings and kernels; prints the table)
 # Usage: bench/cuda/run.sh FMT_INCLUDE_DIR OUT_DIR   (FP4_CUDA_SKIP_BENCH=1 stops after step 2)
+#   FP4_CUDA_TEST_ARGS: flags of step 1 (--moe: the MoE groups only), FP4_CUDA_SANITIZER_ARGS: extra test
+#   flags for step 2 (--moe), FP4_CUDA_SANITIZER_TIMEOUT: seconds per tool
+#   (240), FP4_CUDA_BENCH_ARGS: benchmark flags (--moe: the ceilings and the MoE section only).
 #   FMT_INCLUDE_DIR holds fmt/ (used header-only); OUT_DIR receives the logs and the binaries.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,7 +26,7 @@ for f in "$root"/src/fp4/backends/cuda/*.cu "$root"/bench/cuda/*.cu; do
   pids+=($!)
 done
 cxx_srcs=("$root"/src/fp4/backends/cuda/*.cc "$root/src/fp4/base/formats.cc" "$root/src/fp4/ops/attention.cc"
-          "$root"/src/fp4/backends/cpu/{matmul,rmsnorm,rope,activation,attention}_reference.cc
+          "$root"/src/fp4/backends/cpu/{matmul,rmsnorm,rope,activation,attention,softmax,topk}_reference.cc
           "$root"/tests/cuda/*.cc "$root/bench/cuda/bench_cuda.cc")
 for f in "${cxx_srcs[@]}"; do
   g++ "${cxx_flags[@]}" -c "$f" -o "$obj/$(basename "$f").o" > "$obj/$(basename "$f").log" 2>&1 &
@@ -56,13 +59,19 @@ if command -v cuobjdump > /dev/null; then
 fi
 
 echo "== op test"
-"$out/test_cuda_ops" 2>&1 | tee "$out/test.log"
+# shellcheck disable=SC2086  # FP4_CUDA_TEST_ARGS: test flags, e.g. --moe
+"$out/test_cuda_ops" ${FP4_CUDA_TEST_ARGS:-} 2>&1 | tee "$out/test.log"
 test_status=${PIPESTATUS[0]}
 
-echo "== compute-sanitizer (quick test)"
-timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$out/test_cuda_ops" --quick > "$out/memcheck.log" 2>&1
+echo "== compute-sanitizer (quick test ${FP4_CUDA_SANITIZER_ARGS:-})"
+sanitizer_timeout=${FP4_CUDA_SANITIZER_TIMEOUT:-240}
+# shellcheck disable=SC2086  # FP4_CUDA_SANITIZER_ARGS: extra test flags, e.g. --moe
+timeout "$sanitizer_timeout" compute-sanitizer --tool memcheck --error-exitcode 9 "$out/test_cuda_ops" --quick \
+  ${FP4_CUDA_SANITIZER_ARGS:-} > "$out/memcheck.log" 2>&1
 echo "memcheck exit $?"; tail -3 "$out/memcheck.log"
-timeout 240 compute-sanitizer --tool racecheck --error-exitcode 9 "$out/test_cuda_ops" --quick > "$out/racecheck.log" 2>&1
+# shellcheck disable=SC2086
+timeout "$sanitizer_timeout" compute-sanitizer --tool racecheck --error-exitcode 9 "$out/test_cuda_ops" --quick \
+  ${FP4_CUDA_SANITIZER_ARGS:-} > "$out/racecheck.log" 2>&1
 echo "racecheck exit $?"; tail -3 "$out/racecheck.log"
 
 if [ "${FP4_CUDA_SKIP_BENCH:-0}" = 1 ]; then  # op tests only (FP4_CUDA_SKIP_BENCH=1)
@@ -71,6 +80,7 @@ fi
 echo "== benchmark"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv > "$out/nvidia-smi.txt" 2>&1
 cat "$out/nvidia-smi.txt"
-"$out/bench_cuda" 2>&1 | tee "$out/bench.log"
+# shellcheck disable=SC2086  # FP4_CUDA_BENCH_ARGS: e.g. --moe (the ceilings and the MoE section only)
+"$out/bench_cuda" ${FP4_CUDA_BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
 echo "test exit $test_status"
 exit "$test_status"

@@ -102,5 +102,7 @@ inline void report(const char* group, const Tally& t) {
 
 // The model-op tests (test_cuda_model_ops.cc); returns the number of failed groups.
 int test_model_ops(bool quick, Rng& rng);
+// The MoE op tests (test_cuda_moe_ops.cc); returns the number of failed groups.
+int test_moe_ops(bool quick, Rng& rng);
 
 }  // namespace fp4::cuda_test

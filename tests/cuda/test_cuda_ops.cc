@@ -4,7 +4,8 @@
 // every launch, so an element a kernel forgets to write fails.
 //
 // Exit status: 0 all passed, 1 a check failed, 77 no CUDA device (CTest reports the test as skipped).
-// `--quick` runs fewer, smaller cases (for compute-sanitizer, which slows kernels a hundredfold).
+// `--quick` runs fewer, smaller cases (for compute-sanitizer, which slows kernels a hundredfold); `--moe`
+// runs only the mixture-of-experts groups.
 #include <cuda_runtime_api.h>
 
 #include <cmath>
@@ -560,21 +561,31 @@ int test_errors() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  // --quick: fewer, smaller cases; --moe: only the MoE op groups (sanitizer runs of new kernels).
+  bool quick = false;
+  bool moe_only = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    if (std::strcmp(argv[i], "--moe") == 0) moe_only = true;
+  }
   if (fp4::cuda::device_count() == 0) {
     std::printf("SKIPPED: no CUDA device is visible, so the CUDA backend's GPU tests cannot run here\n");
     return 77;
   }
   const char* seed_env = std::getenv("FP4_TEST_SEED");
   const uint64_t seed = seed_env ? std::strtoull(seed_env, nullptr, 10) : 20261129;
-  std::printf("CUDA op tests (seed %llu%s)\n", static_cast<unsigned long long>(seed), quick ? ", quick" : "");
+  std::printf("CUDA op tests (seed %llu%s%s)\n", static_cast<unsigned long long>(seed), quick ? ", quick" : "",
+              moe_only ? ", MoE only" : "");
   Rng rng(seed);
   int failures = 0;
   try {
-    failures += test_matmuls(quick, rng);
-    failures += test_pointwise(quick, rng);
-    failures += test_errors();
-    failures += test_model_ops(quick, rng);
+    if (!moe_only) {
+      failures += test_matmuls(quick, rng);
+      failures += test_pointwise(quick, rng);
+      failures += test_errors();
+      failures += test_model_ops(quick, rng);
+    }
+    failures += test_moe_ops(quick, rng);
   } catch (const std::exception& e) {
     std::printf("FAIL: unexpected error: %s\n", e.what());
     return 1;
