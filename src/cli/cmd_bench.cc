@@ -16,6 +16,7 @@
 #include "fp4/io/model_config.h"
 #include "fp4/model/model.h"
 #include "fp4/runtime/bandwidth_probe.h"
+#include "fp4/runtime/load_model.h"
 #include "fp4/runtime/model_bench.h"
 
 namespace fp4::cli {
@@ -29,6 +30,7 @@ struct BenchArgs {
   uint64_t seed = 1;
   bool json = false;
   std::string nvfp4_activations = "f32";
+  std::string device = "cpu";
 };
 
 double mb(uint64_t bytes) { return static_cast<double>(bytes) / 1e6; }
@@ -45,7 +47,7 @@ int run_bench(const BenchArgs& a) {
   const io::ModelConfig config = io::load_model_config(a.model_dir);
   const io::HfCheckpoint header = io::HfCheckpoint::open(a.model_dir, io::HfCheckpoint::Mode::kHeaderOnly);
   const runtime::DecodeByteCount bytes = runtime::count_decode_bytes(header, config);
-  std::unique_ptr<model::Model> m = model::Model::load(a.model_dir, pool);
+  std::unique_ptr<model::Model> m = runtime::load_model(a.model_dir, pool, runtime::parse_device(a.device));
 
   runtime::ModelBenchOptions opt;
   opt.prompt_tokens = a.prompt_tokens;
@@ -136,6 +138,8 @@ const Command kBench{
           ->check(CLI::PositiveNumber);
       sub.add_option("--decode-tokens", a->decode_tokens, "Greedy decode steps at batch 1")->check(CLI::PositiveNumber);
       sub.add_option("--threads", a->threads, "Worker threads (0 = one per core)")->check(CLI::NonNegativeNumber);
+      sub.add_option("--device", a->device, "Where the model runs: cpu (default) or cuda (the whole forward pass on GPU 0)")
+          ->check(CLI::IsMember({"cpu", "cuda"}));
       sub.add_option("--seed", a->seed, "Seed of the random prompt");
       sub.add_flag("--json", a->json, "Print the results as JSON");
       sub.add_option("--nvfp4-activations", a->nvfp4_activations,

@@ -22,6 +22,7 @@
 #include "fp4/model/model.h"
 #include "fp4/ops/matmul.h"
 #include "fp4/runtime/generate.h"
+#include "fp4/runtime/load_model.h"
 #include "fp4/tokenizer/tokenizer.h"
 
 namespace fp4::cli {
@@ -90,6 +91,7 @@ struct GenerateArgs {
   std::string nvfp4_activations = "f32";
   std::string mla_form = "auto";
   std::string dump_path;
+  std::string device = "cpu";
 };
 
 int run_generate(const GenerateArgs& a) {
@@ -109,7 +111,7 @@ int run_generate(const GenerateArgs& a) {
     prompt = parse_ids(a.prompt_ids);
   }
   ThreadPool pool(a.threads);
-  std::unique_ptr<model::Model> m = model::Model::load(a.model_dir, pool);
+  std::unique_ptr<model::Model> m = runtime::load_model(a.model_dir, pool, runtime::parse_device(a.device));
   std::fprintf(stderr, "model: %s\n", m->describe().c_str());
 
   runtime::GenerateOptions opt;
@@ -170,6 +172,8 @@ const Command kGenerate{
       sub.add_option("--top-k", a->top_k, "Sample among the k most likely tokens (0 = all)")->check(CLI::NonNegativeNumber);
       sub.add_option("--seed", a->seed, "Sampling seed (default: a fresh one)");
       sub.add_option("--threads", a->threads, "Worker threads (0 = one per core)")->check(CLI::NonNegativeNumber);
+      sub.add_option("--device", a->device, "Where the model runs: cpu (default) or cuda (the whole forward pass on GPU 0)")
+          ->check(CLI::IsMember({"cpu", "cuda"}));
       sub.add_flag("--ignore-eos", a->ignore_eos, "Do not stop at the model's end tokens");
       sub.add_flag("--exact", a->exact, "Scalar reference matmul with f32 activations (slow; for comparisons)");
       sub.add_option("--nvfp4-activations", a->nvfp4_activations,

@@ -34,6 +34,8 @@ const Command kServe{
       sub.add_option("--threads", o->compute_threads, "Model threads (default 0: one per core)")
           ->check(CLI::NonNegativeNumber);
       sub.add_option("--http-threads", o->http_threads, "Connections served at once (default 128)");
+      sub.add_option("--device", o->device, "Where the model runs: cpu (default) or cuda")
+          ->check(CLI::IsMember({"cpu", "cuda"}));
       sub.add_option("--reasoning-parser", o->reasoning_parser,
                      "Split <think> into reasoning_content: auto (when the chat template uses <think>), deepseek_r1, none")
           ->check(CLI::IsMember({"auto", "deepseek_r1", "none"}));

@@ -39,6 +39,16 @@ void Model::forward(std::span<const int32_t> tokens, int64_t pos0, const KvSeque
   forward_batch(std::span<const BatchSequence>(&one, 1), options, logits);
 }
 
+void Model::allocate_kv(int64_t num_blocks, int64_t block_size) {
+  fail("{}: this model reads the runtime's host KV pools; allocate_kv ({} blocks of {} tokens) is for a model "
+       "that keeps the cache on its device", config_.source, num_blocks, block_size);
+}
+
+void Model::copy_kv_rows(int32_t src, int32_t dst, int64_t rows) {
+  fail("{}: this model reads the runtime's host KV pools; copy_kv_rows ({} rows, block {} to {}) is for a model "
+       "that keeps the cache on its device", config_.source, rows, src, dst);
+}
+
 Linear bind_lm_head(WeightBinder& binder, const io::ModelConfig& config, const Embedding& embed) {
   if (binder.has("lm_head.weight") || !config.tie_word_embeddings) {
     return binder.linear("lm_head", config.vocab_size, config.hidden_size);

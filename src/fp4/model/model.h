@@ -122,6 +122,18 @@ class Model {
   // logits it wants. logits: the wanted rows, [rows, vocab], in batch order (see logit_rows()).
   virtual void forward_batch(std::span<const BatchSequence> batch, const ForwardOptions& options, float* logits) = 0;
 
+  // Where the KV cache lives. The CPU models (false) read and write the runtime's host pools through
+  // KvSequenceView::layer_base. A model that keeps the cache itself (true: a GPU model, in device memory)
+  // owns the pools: the runtime's KvCache calls allocate_kv once with its block geometry, hands out block
+  // tables as before (KvSequenceView::layer_base then points at an empty vector and is not read) and
+  // forwards copy_rows to copy_kv_rows. One cache per model at a time: allocate_kv replaces the pools.
+  virtual bool kv_on_device() const { return false; }
+  // Pools for num_blocks blocks of block_size tokens in every layer. Throws fp4::Error when the model
+  // keeps no cache (the CPU models) or the memory is not available.
+  virtual void allocate_kv(int64_t num_blocks, int64_t block_size);
+  // Copies the first `rows` token rows of block src into block dst in every layer (KvCache::copy_rows).
+  virtual void copy_kv_rows(int32_t src, int32_t dst, int64_t rows);
+
  protected:
   Model(io::ModelConfig config, ThreadPool& pool) : config_(std::move(config)), pool_(pool) {}
 

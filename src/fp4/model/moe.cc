@@ -34,20 +34,27 @@ MoeWeights MoeWeights::bind(WeightBinder& binder, const io::ModelConfig& config,
 }
 
 Routing route(const Compute& cx, const io::MoeConfig& moe, const MoeWeights& w, const float* x, int64_t T) {
+  std::vector<float> logits(static_cast<size_t>(T * moe.n_routed_experts));  // [T, E]
+  w.router.apply(cx, x, T, logits.data());                                    // f32 accumulation
+  return route_from_logits(moe, w.correction_bias, logits.data(), T);
+}
+
+Routing route_from_logits(const io::MoeConfig& moe, const std::vector<float>& correction_bias, float* scores,
+                          int64_t T) {
   const int64_t E = moe.n_routed_experts;
   const int64_t k = moe.num_experts_per_tok;
   const int64_t groups = moe.n_group;
   const int64_t per_group = E / groups;
   const bool noaux = moe.topk_method == "noaux_tc";
+  FP4_CHECK(!noaux || static_cast<int64_t>(correction_bias.size()) == E,
+            "MoE routing: noaux_tc needs {} correction biases, got {}", E, correction_bias.size());
   const bool grouped = groups > 1 && (noaux || moe.topk_method == "group_limited_greedy");
   constexpr float kExcluded = -std::numeric_limits<float>::infinity();
 
-  std::vector<float> scores(static_cast<size_t>(T * E));  // [T, E]
-  w.router.apply(cx, x, T, scores.data());                // router logits, f32 accumulation
   // Row by row, so that each token's values take the same (vector or scalar-tail) code path whatever T
   // is: a token's routing does not depend on what else is in the batch.
   for (int64_t t = 0; t < T; ++t) {
-    float* row = scores.data() + t * E;
+    float* row = scores + t * E;
     if (moe.scoring_func == "sigmoid") {
       cpu::sigmoid(row, E, row);
     } else {
@@ -64,8 +71,8 @@ Routing route(const Compute& cx, const io::MoeConfig& moe, const MoeWeights& w, 
   std::vector<int32_t> kept(static_cast<size_t>(std::max<int64_t>(moe.topk_group, 2)));
   std::vector<float> top2(2);
   for (int64_t t = 0; t < T; ++t) {
-    const float* s = scores.data() + t * E;
-    for (int64_t e = 0; e < E; ++e) choice[e] = noaux ? s[e] + w.correction_bias[e] : s[e];
+    const float* s = scores + t * E;
+    for (int64_t e = 0; e < E; ++e) choice[e] = noaux ? s[e] + correction_bias[e] : s[e];
     if (grouped) {
       for (int64_t g = 0; g < groups; ++g) {
         const float* b = choice.data() + g * per_group;

@@ -41,6 +41,12 @@ struct Routing {
 // Selects experts for every token. x: [T, hidden].
 Routing route(const Compute& cx, const io::MoeConfig& moe, const MoeWeights& w, const float* x, int64_t T);
 
+// The routing decision from router logits already computed (logits [T, n_routed_experts] = x · W_gateᵀ,
+// overwritten with the scores): what route() does after its matmul, so that a backend computing the
+// logits elsewhere (the GPU) makes the same decision. correction_bias: [n_routed_experts] for noaux_tc.
+Routing route_from_logits(const io::MoeConfig& moe, const std::vector<float>& correction_bias, float* logits,
+                          int64_t T);
+
 // y: [T, hidden] = routed experts + shared expert of x [T, hidden]. In a batched forward T is every
 // row of the batch (N), so each chosen expert's weights are read once per step for all the tokens that
 // chose it. Appends a RoutingRecord over those T rows (batch order) to options.routing when set.

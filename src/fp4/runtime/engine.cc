@@ -186,7 +186,7 @@ Engine::Impl::Impl(model::Model& m, const tokenizer::Tokenizer& t, std::vector<i
       tok(t),
       eos_ids(std::move(eos)),
       config(resolve_config(m, c)),
-      cache(m.num_layers(), m.kv_row_floats(), config.block_size, config.kv_cache_tokens / config.block_size),
+      cache(m, config.block_size, config.kv_cache_tokens / config.block_size),
       blocks(config.kv_cache_tokens / config.block_size, config.block_size, config.prefix_caching),
       scheduler(blocks, SchedulerConfig{config.max_num_seqs, config.max_num_batched_tokens}),
       sampler(m.vocab_size()) {

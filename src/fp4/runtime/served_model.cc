@@ -30,7 +30,7 @@ std::optional<chat::ChatTemplate> load_chat_template(const std::filesystem::path
 }  // namespace
 
 std::unique_ptr<ServedModel> ServedModel::load(const std::string& dir, const EngineConfig& config, int threads,
-                                               std::string served_name) {
+                                               std::string served_name, Device device) {
   const std::filesystem::path path(dir);
   FP4_CHECK(std::filesystem::is_directory(path), "{}: not a model folder (expected config.json, weights and "
             "tokenizer.json)", dir);
@@ -43,7 +43,7 @@ std::unique_ptr<ServedModel> ServedModel::load(const std::string& dir, const Eng
   }
   m->name = std::move(served_name);
   m->pool = std::make_unique<ThreadPool>(threads);
-  m->model = model::Model::load(dir, *m->pool);
+  m->model = load_model(dir, *m->pool, device);
   FP4_CHECK(std::filesystem::exists(path / "tokenizer.json"), "{}: no tokenizer.json; serving needs the model's "
             "tokenizer", dir);
   m->tokenizer = std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::from_directory(path));

@@ -12,6 +12,7 @@
 #include "fp4/chat/chat_template.h"
 #include "fp4/model/model.h"
 #include "fp4/runtime/engine.h"
+#include "fp4/runtime/load_model.h"
 #include "fp4/runtime/sampling_params.h"
 #include "fp4/tokenizer/tokenizer.h"
 
@@ -28,9 +29,10 @@ struct ServedModel {
   std::vector<int32_t> eos_ids;                     // generation_config.json eos_token_id, else tokenizer's
   std::unique_ptr<Engine> engine;
 
-  // Loads the folder and starts the engine. threads 0: every core. Throws fp4::Error naming the file.
+  // Loads the folder onto `device` (runtime/load_model.h) and starts the engine. threads 0: every core.
+  // Throws fp4::Error naming the file.
   static std::unique_ptr<ServedModel> load(const std::string& dir, const EngineConfig& config, int threads = 0,
-                                           std::string served_name = {});
+                                           std::string served_name = {}, Device device = Device::kCpu);
 
   // Renders messages with the chat template (add_generation_prompt) and tokenizes the result without
   // adding special tokens again (the template writes BOS itself). Throws fp4::Error when the folder has no

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "fp4/apps/app_routes.h"
+#include "fp4/runtime/load_model.h"
 #include "fp4/server/json_body.h"
 #include "fp4/server/routes_common.h"
 #include "fp4/server/server_state.h"
@@ -216,7 +217,7 @@ int run_server(const ServerOptions& options) {
   std::thread loader([&] {
     try {
       served = runtime::ServedModel::load(options.model_dir, options.engine, options.compute_threads,
-                                          state.model_name);
+                                          state.model_name, runtime::parse_device(options.device));
       const bool template_thinks =
           served->chat_template && served->chat_template->source().find("<think>") != std::string::npos;
       state.split_reasoning = options.reasoning_parser == "deepseek_r1" ||

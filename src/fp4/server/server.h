@@ -25,6 +25,7 @@ struct ServerOptions {
   double grace_period_s = 30.0;          // on SIGTERM: how long running requests may finish
   int http_threads = 128;                // connections served at once (each stream holds one)
   int compute_threads = 0;               // model threads; 0: every core
+  std::string device = "cpu";            // where the model runs: cpu or cuda (runtime/load_model.h)
   std::string reasoning_parser = "auto";  // auto (on when the chat template mentions <think>), deepseek_r1, none
   bool strict_fields = false;            // unknown request fields: 400 instead of ignored
   std::string version = "0";             // reported by GET /
