@@ -25,9 +25,10 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-$(VENV)/.stamp: requirements-test.txt
+$(VENV)/.stamp: requirements-test.txt requirements-test-nodeps.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-test-nodeps.txt
 	touch $@
 
 venv: deps $(VENV)/.stamp

@@ -26,7 +26,7 @@ from test_tokenizer_common import real_tokenizer_dir  # noqa: E402
 import tokenizer_corpus  # noqa: E402
 
 TOKENIZERS = ["deepseek-v3", "deepseek-r1", "deepseek-r1-0528-qwen3-8b", "deepseek-r1-distill-qwen-7b",
-              "deepseek-r1-distill-llama-8b", "qwen-2.5", "qwen-3"]
+              "deepseek-r1-distill-llama-8b", "qwen-2.5", "qwen-3", "meta-llama-3-8b", "llama-3.2-90b-vision"]
 
 HF_SCRIPT = r"""
 import json, sys, time

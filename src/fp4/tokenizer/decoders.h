@@ -1,5 +1,4 @@
-// Decoders (ids → text) and post-processors (special tokens around an encoded sequence), built from
-// tokenizer.json.
+// Decoders (ids → text), built from tokenizer.json.
 #pragma once
 
 #include <cstdint>
@@ -20,20 +19,5 @@ class Decoder {
 
 // ByteLevel, Metaspace, ByteFallback, Fuse, Strip, Replace, Sequence.
 std::unique_ptr<Decoder> make_decoder(const Json& value, const JsonPath& path);
-
-class PostProcessor {
- public:
-  virtual ~PostProcessor() = default;
-  // Adds the special tokens of a single sequence (called only when special tokens are wanted).
-  virtual void process(std::vector<std::uint32_t>& ids) const = 0;
-};
-
-// ByteLevel (ids unchanged), TemplateProcessing (its "single" template), RobertaProcessing,
-// BertProcessing, Sequence.
-std::unique_ptr<PostProcessor> make_post_processor(const Json& value, const JsonPath& path);
-
-// "<bos> $A <eos>"-style processor built from ids, as transformers sets one up from tokenizer_config.json.
-std::unique_ptr<PostProcessor> make_bos_eos_processor(std::vector<std::uint32_t> prefix,
-                                                      std::vector<std::uint32_t> suffix);
 
 }  // namespace fp4::tokenizer

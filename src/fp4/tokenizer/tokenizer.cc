@@ -10,6 +10,7 @@
 #include "fp4/tokenizer/bpe.h"
 #include "fp4/tokenizer/decoders.h"
 #include "fp4/tokenizer/pipeline.h"
+#include "fp4/tokenizer/post_processors.h"
 #include "fp4/tokenizer/utf8.h"
 
 namespace fp4::tokenizer {
@@ -121,16 +122,16 @@ Tokenizer Tokenizer::from_directory(const std::filesystem::path& dir) {
   // transformers' LlamaTokenizerFast rebuilds the post-processor from add_bos_token / add_eos_token.
   const bool llama_class = config.tokenizer_class.starts_with("Llama") || config.tokenizer_class.starts_with("CodeLlama");
   if (llama_class && (config.add_bos_token || config.add_eos_token)) {
-    std::vector<std::uint32_t> prefix, suffix;
+    std::vector<std::uint32_t> bos, eos;
     const auto special_id = [&](const std::optional<std::string>& token, std::string_view field) {
       if (!token) fail("{}: {} is on but the token is not set", config_path.string(), field);
       const auto id = tokenizer.token_to_id(*token);
       if (!id) fail("{}: {} token {:?} is not in the vocabulary", config_path.string(), field, *token);
       return *id;
     };
-    if (config.add_bos_token.value_or(false)) prefix.push_back(special_id(config.bos_token, "add_bos_token"));
-    if (config.add_eos_token.value_or(false)) suffix.push_back(special_id(config.eos_token, "add_eos_token"));
-    tokenizer.impl_->post_processor = make_bos_eos_processor(std::move(prefix), std::move(suffix));
+    if (config.add_bos_token.value_or(false)) bos.push_back(special_id(config.bos_token, "add_bos_token"));
+    if (config.add_eos_token.value_or(false)) eos.push_back(special_id(config.eos_token, "add_eos_token"));
+    tokenizer.impl_->post_processor = make_bos_eos_processor(std::move(bos), std::move(eos));
   }
   tokenizer.impl_->config = std::move(config);
   return tokenizer;
@@ -179,6 +180,25 @@ std::vector<std::uint32_t> Tokenizer::encode(std::string_view text, bool add_spe
   std::vector<std::uint32_t> ids;
   ids.reserve(text.size() / 3 + 4);
   impl_->encode_into(text, add_special_tokens, ids);
+  return ids;
+}
+
+std::vector<std::uint32_t> Tokenizer::encode_pair(std::string_view text, std::string_view pair,
+                                                  bool add_special_tokens) const {
+  if (const std::size_t bad = find_invalid_utf8(pair); bad != std::string_view::npos) {
+    fail("pair text is not valid UTF-8 (byte {} of {}: 0x{:02X})", bad, pair.size(), static_cast<unsigned char>(pair[bad]));
+  }
+  // As HF: each text is encoded on its own, then the post-processor sees both (its pair template); without
+  // one they are simply joined.
+  EncodedParts parts(2);
+  impl_->encode_into(text, /*add_special_tokens=*/false, parts[0]);
+  impl_->encode_into(pair, /*add_special_tokens=*/false, parts[1]);
+  if (impl_->post_processor) impl_->post_processor->process_parts(parts, add_special_tokens);
+  std::size_t total = 0;
+  for (const auto& part : parts) total += part.size();
+  std::vector<std::uint32_t> ids;
+  ids.reserve(total);
+  for (const auto& part : parts) ids.insert(ids.end(), part.begin(), part.end());
   return ids;
 }
 

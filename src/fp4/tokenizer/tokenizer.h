@@ -47,6 +47,12 @@ class Tokenizer {
   ~Tokenizer();
 
   std::vector<std::uint32_t> encode(std::string_view text, bool add_special_tokens = true) const;
+  // A pair of texts, as HF's Tokenizer.encode(sequence, pair): each text is encoded on its own, then the
+  // post-processor's pair template joins them (Llama 3.1+: "<|begin_of_text|> A <|begin_of_text|> B"; the
+  // transformers Llama classes: "<bos> A <eos> <bos> B <eos>" by add_bos_token / add_eos_token; none: A B).
+  // Throws fp4::Error when the tokenizer.json's pair template cannot be applied (HF panics there).
+  std::vector<std::uint32_t> encode_pair(std::string_view text, std::string_view pair,
+                                         bool add_special_tokens = true) const;
   // Encodes every text on a thread pool (`threads` = 0: the process-wide pool, else a pool of that many
   // threads). Results are in input order; the first error is rethrown after all texts are done.
   std::vector<std::vector<std::uint32_t>> encode_batch(std::span<const std::string> texts,

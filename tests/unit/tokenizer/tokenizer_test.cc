@@ -202,7 +202,78 @@ TEST(Tokenizer, DirectoryConfigAddsBosLikeTransformers) {
   EXPECT_EQ(tok.encode("hello").front(), *tok.token_to_id("<s>"));
   EXPECT_EQ(tok.config().chat_template.value_or(""), "{{ bos_token }}");
   EXPECT_EQ(tok.config().eos_token.value_or(""), "[MASK]");
+  // transformers' pair template for these classes: "<bos> $A <bos> $B" (add_eos_token is off).
+  const auto bos = *tok.token_to_id("<s>");
+  const auto hello = *tok.token_to_id("hello");
+  const auto aa = *tok.token_to_id("aa");
+  EXPECT_EQ(tok.encode_pair("hello", "aa"), (std::vector<std::uint32_t>{bos, hello, bos, aa}));
+  EXPECT_EQ(tok.encode_pair("hello", "aa", false), (std::vector<std::uint32_t>{hello, aa}));
   std::filesystem::remove_all(dir);
+}
+
+json special_token_entry(const std::string& name, std::uint32_t id) {
+  return {{"id", name}, {"ids", json::array({id})}, {"tokens", json::array({name})}};
+}
+
+json piece(const std::string& kind, const std::string& id, int type_id = 0) {
+  return {{kind, {{"id", id}, {"type_id", type_id}}}};
+}
+
+TEST(Tokenizer, PairEncodingFollowsThePairTemplate) {
+  json doc = tiny_tokenizer_json(true);
+  const std::uint32_t bos_id = doc["post_processor"]["special_tokens"]["<s>"]["ids"][0];
+  doc["post_processor"]["special_tokens"]["<|special|>"] = special_token_entry("<|special|>", 264);
+  // $B first and twice, as a template may: each sequence entry copies that sequence.
+  doc["post_processor"]["pair"] = json::array({piece("Sequence", "B", 1), piece("SpecialToken", "<s>"),
+                                               piece("Sequence", "A"), piece("SpecialToken", "<|special|>", 1),
+                                               piece("Sequence", "B", 1)});
+  const Tokenizer tok = Tokenizer::from_json(doc.dump(), "pair.json");
+  const auto hello = *tok.token_to_id("hello");
+  const auto aa = *tok.token_to_id("aa");
+  EXPECT_EQ(tok.encode_pair("hello", "aa"), (std::vector<std::uint32_t>{aa, bos_id, hello, 264, aa}));
+  // Without special tokens the template still orders the sequences.
+  EXPECT_EQ(tok.encode_pair("hello", "aa", false), (std::vector<std::uint32_t>{aa, hello, aa}));
+  EXPECT_EQ(tok.encode("hello"), (std::vector<std::uint32_t>{bos_id, hello}));  // the single template
+
+  doc["post_processor"] = nullptr;  // no post-processor: the two encodings joined
+  EXPECT_EQ(Tokenizer::from_json(doc.dump(), "none.json").encode_pair("hello", "aa"), (std::vector<std::uint32_t>{hello, aa}));
+}
+
+TEST(Tokenizer, UnusablePairTemplatesFailOnlyForPairs) {
+  json doc = tiny_tokenizer_json(true);
+  doc["post_processor"].erase("pair");
+  const Tokenizer no_pair = Tokenizer::from_json(doc.dump(), "nopair.json");
+  EXPECT_EQ(no_pair.encode("hello").size(), 2u);
+  EXPECT_NE(error_of([&] { no_pair.encode_pair("hello", "aa"); }).find("no pair template"), std::string::npos);
+
+  doc["post_processor"]["pair"] = json::array({piece("Sequence", "A"), piece("SpecialToken", "<missing>"),
+                                               piece("Sequence", "B")});
+  const Tokenizer missing = Tokenizer::from_json(doc.dump(), "missing.json");
+  EXPECT_EQ(missing.encode("hello").size(), 2u);
+  const std::string error = error_of([&] { missing.encode_pair("hello", "aa"); });
+  EXPECT_NE(error.find("post_processor.pair[1]"), std::string::npos) << error;
+  EXPECT_NE(error.find("<missing>"), std::string::npos) << error;
+  // Without special tokens the missing token is never needed (HF encodes this pair too).
+  EXPECT_EQ(missing.encode_pair("hello", "aa", false).size(), 2u);
+  EXPECT_NE(error_of([&] { missing.encode_pair("hello", "\xFF"); }).find("pair text is not valid UTF-8"), std::string::npos);
+}
+
+// Sequence[TemplateProcessing, RobertaProcessing]: Roberta sees the template's entries as separate parts and
+// wraps each one, for a single text exactly as for a pair (HF's process_encodings).
+TEST(Tokenizer, ProcessorAfterATemplateSeesItsParts) {
+  json doc = tiny_tokenizer_json(true);
+  const json template_processor = doc["post_processor"];
+  const std::uint32_t bos = template_processor["special_tokens"]["<s>"]["ids"][0];
+  doc["post_processor"] = {{"type", "Sequence"},
+                           {"processors", json::array({template_processor,
+                                                       {{"type", "RobertaProcessing"},
+                                                        {"cls", json::array({"<s>", bos})},
+                                                        {"sep", json::array({"<|special|>", 264})}}})}};
+  const Tokenizer tok = Tokenizer::from_json(doc.dump(), "seq.json");
+  const auto hello = *tok.token_to_id("hello");
+  // Parts after the template: [<s>], [hello]; Roberta: <s> <s> sep, then sep hello sep.
+  EXPECT_EQ(tok.encode("hello"), (std::vector<std::uint32_t>{bos, bos, 264, 264, hello, 264}));
+  EXPECT_EQ(tok.encode("hello", false), (std::vector<std::uint32_t>{hello}));
 }
 
 // The array scan and the heap merge must give identical results: random vocabularies and merge lists.
