@@ -129,6 +129,30 @@ def test_choice_problems_box_the_letter_of_the_right_option():
         assert problems.extract_boxed(p.response) == p.answer
 
 
+def test_choice_reasoning_copies_and_compares_the_options_up_to_the_match():
+    rng = random.Random(4)
+    for _ in range(200):
+        p = problems.make_problem(rng, "choice", rng.choice(["en", "ko"]))
+        options = re.findall(r"^([A-J])\. (.+)$", p.prompt, flags=re.M)           # [(letter, value)] in order
+        lines = p.reasoning.split("\n")
+        value = re.search(r"The value (.+) is option ([A-J])\.$", p.reasoning).group(1)
+        start = lines.index(f"Compare {value} with the options in order.")
+        scanned = lines[start + 1: -1]
+        stop = "ABCDEFGHIJ".index(p.answer)
+        assert len(scanned) == stop + 1, "one line per option up to and including the match"
+        for (letter, option), line in zip(options, scanned):
+            verdict = "yes" if option == value else "no"
+            assert line == f"{letter}. {option}: {verdict}"
+        assert scanned[-1].endswith(": yes") and all(line.endswith(": no") for line in scanned[:-1])
+
+
+def test_phase4_mixture_weights_every_family_and_favours_multiple_choice():
+    weights = problems.MIXTURES["phase4"]
+    assert set(weights) == set(problems.EVAL_FAMILIES) | {"chat"}
+    assert all(w > 0 for w in weights.values())
+    assert max(weights, key=weights.get) == "choice"
+
+
 def test_answer_checker_on_known_cases():
     ok = problems.answer_is_correct
     assert ok("add", "so \\boxed{5123}.", "5123")

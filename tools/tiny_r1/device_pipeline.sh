@@ -11,6 +11,12 @@
 # EVAL_PER_FAMILY and EVAL_FAMILIES), in the background while the new model trains, into
 # baseline_eval.json; BASELINE_SECONDS is its deadline.
 #
+# QAT_START / QAT_EVERY turn on quantization-aware steps (train.py --qat-start/--qat-every).
+# EVAL_NVFP4=1 also evaluates what `fp4serve quantize --format nvfp4` makes of the new release
+# (evaluate.py --weights nvfp4, greedy only), in parallel with the FP8 evaluation, into
+# eval_nvfp4.json.  EVAL_PASSES, CACHE_GB and CHECK_PROMPTS go to evaluate.py (--passes,
+# --cache-gb, --check-prompts with its generate() comparison capped at CHECK_CAP new tokens).
+#
 # Needs python3 with torch, transformers (DeepseekV3ForCausalLM), tokenizers and safetensors,
 # and the tokenizer files already in models/tiny-r1 (tools/tiny_r1/build_tokenizer.py).
 # Results land in $OUT as soon as each stage ends, so a run cut short still leaves the stages
@@ -34,12 +40,23 @@ EVAL_PER_FAMILY=${EVAL_PER_FAMILY:-1000}
 EVAL_FAMILIES=${EVAL_FAMILIES:-add,sub,mul,linear,quadratic,gcd_lcm,fibonacci,series,percent,choice}
 BASELINE=${BASELINE:-}
 BASELINE_SECONDS=${BASELINE_SECONDS:-300}
+QAT_START=${QAT_START:-1.0}
+QAT_EVERY=${QAT_EVERY:-2}
+EVAL_NVFP4=${EVAL_NVFP4:-0}
+EVAL_PASSES=${EVAL_PASSES:-}
+CACHE_GB=${CACHE_GB:-40}
+CHECK_PROMPTS=${CHECK_PROMPTS:-0}
+CHECK_CAP=${CHECK_CAP:-160}
+EVAL_CAP=${EVAL_CAP:-0}
+TOKENS_PER_BATCH=${TOKENS_PER_BATCH:-65536}
 WORK=$(mktemp -d)
 export PYTHONUNBUFFERED=1
+export PYTORCH_CUDA_ALLOC_CONF=${PYTORCH_CUDA_ALLOC_CONF:-expandable_segments:True}
 mkdir -p "$OUT"
 exec > >(tee "$OUT/pipeline.log") 2>&1
 
-eval_args=(--seed "$EVAL_SEED" --per-family "$EVAL_PER_FAMILY" --batch "$EVAL_PER_FAMILY" --families "$EVAL_FAMILIES")
+eval_args=(--seed "$EVAL_SEED" --per-family "$EVAL_PER_FAMILY" --batch "$EVAL_PER_FAMILY" --families "$EVAL_FAMILIES"
+           --passes "$EVAL_PASSES" --cache-gb "$CACHE_GB" --max-new-cap "$EVAL_CAP")
 BASELINE_PID=
 if [ -n "$BASELINE" ]; then
   echo "== $(date -u +%FT%TZ) evaluate baseline $BASELINE in the background (deadline $BASELINE_SECONDS s)"
@@ -49,10 +66,12 @@ if [ -n "$BASELINE" ]; then
 fi
 
 echo "== $(date -u +%FT%TZ) train (seed $SEED, mixture $MIXTURE, steps $STEPS or $TRAIN_SECONDS s, from ${INIT_FROM:-scratch})"
-python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__, torch.cuda.get_device_name(0))'
+python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__,
+  torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu")'
 python3 tools/tiny_r1/train.py --tokenizer models/tiny-r1/tokenizer.json --out "$WORK/run" \
   --seed "$SEED" --time-budget "$TRAIN_SECONDS" --steps "$STEPS" --lr "$LR" --warmup "$WARMUP" \
-  --mixture "$MIXTURE" --max-len "$MAX_LEN" ${INIT_FROM:+--init-from "$INIT_FROM"} --workers "$WORKERS"
+  --mixture "$MIXTURE" --max-len "$MAX_LEN" ${INIT_FROM:+--init-from "$INIT_FROM"} --workers "$WORKERS" \
+  --qat-start "$QAT_START" --qat-every "$QAT_EVERY" --tokens-per-batch "$TOKENS_PER_BATCH"
 cp "$WORK/run/train_log.json" "$OUT/"
 
 echo "== $(date -u +%FT%TZ) export FP8"
@@ -62,11 +81,27 @@ python3 tools/tiny_r1/export_fp8.py --state "$WORK/run/trained_state.pt" --out "
 cp "$WORK/release/model.safetensors" "$WORK/release/config.json" "$WORK/release/generation_config.json" "$OUT/"
 
 echo "== $(date -u +%FT%TZ) evaluate (seed $EVAL_SEED, $EVAL_PER_FAMILY per family, deadline $EVAL_SECONDS s)"
+NVFP4_PID=
+if [ "$EVAL_NVFP4" = 1 ]; then
+  python3 tools/tiny_r1/evaluate.py --release "$WORK/release" --out "$OUT/eval_nvfp4.json" "${eval_args[@]}" \
+    --weights nvfp4 --greedy-only --deadline-s "$EVAL_SECONDS" >"$WORK/eval_nvfp4.log" 2>&1 &
+  NVFP4_PID=$!
+fi
+check_args=()
+if [ "$CHECK_PROMPTS" != 0 ]; then
+  check_args=(--check-prompts "$CHECK_PROMPTS" --check-cap "$CHECK_CAP")
+fi
+fp8_status=0
 python3 tools/tiny_r1/evaluate.py --release "$WORK/release" --out "$OUT/eval.json" "${eval_args[@]}" \
-  --deadline-s "$EVAL_SECONDS"
+  "${check_args[@]}" --deadline-s "$EVAL_SECONDS" || fp8_status=$?
+if [ -n "$NVFP4_PID" ]; then
+  wait "$NVFP4_PID" || echo "NVFP4 evaluation failed"
+  echo "== $(date -u +%FT%TZ) NVFP4 evaluation log"
+  cat "$WORK/eval_nvfp4.log"
+fi
 if [ -n "$BASELINE_PID" ]; then
   wait "$BASELINE_PID" || echo "baseline evaluation failed: see baseline_eval.log"
   echo "== $(date -u +%FT%TZ) baseline"
   tail -n 2 "$OUT/baseline_eval.log"
 fi
-echo "== $(date -u +%FT%TZ) done"
+echo "== $(date -u +%FT%TZ) done (FP8 evaluation status $fp8_status)"

@@ -17,6 +17,18 @@ the two on N prompts' greedy outputs and records the agreement.
 
 --deadline-s stops starting new batches after that many seconds; the JSON then says how many
 problems each figure covers.
+
+--engine fast (the default) decodes with fast_generate.generate_rows instead of generate():
+the same modules and per-row math, with finished rows dropped and rows grouped by length, and
+each completion capped at its own reference length + --margin tokens (a correct completion
+follows the reference's format, so it is never longer).  The problems then run in passes
+(--passes, counts per family; the last pass takes the rest), and a deadline keeps only the
+passes that finished, so every family is measured on the same problems.  --check-prompts N
+also compares the fast engine's greedy output with generate()'s on N prompts.
+
+--weights nvfp4 measures what `fp4serve quantize RELEASE OUT --format nvfp4` (default recipe)
+makes of the release, computed by nvfp4_recipe.simulated_nvfp4_state; --nvfp4-folder reads a
+folder that quantizer wrote instead.
 """
 
 from __future__ import annotations
@@ -33,6 +45,8 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chat_format  # noqa: E402
 import export_fp8  # noqa: E402
+import fast_generate  # noqa: E402
+import nvfp4_recipe  # noqa: E402
 import problems  # noqa: E402
 
 
@@ -125,13 +139,20 @@ def evaluate(args) -> dict:
     rendered = tok.apply_chat_template(sample_messages, add_generation_prompt=True, tokenize=False)
     if rendered != chat_format.render_prompt("What is 2 + 3?"):
         raise RuntimeError(f"chat template renders {rendered!r}, expected {chat_format.render_prompt('What is 2 + 3?')!r}")
-    model = export_fp8.load_release_model(args.release, device)
+    if args.nvfp4_folder:
+        state, weights = nvfp4_recipe.read_nvfp4_folder(args.nvfp4_folder), "NVFP4 file dequantized to fp32"
+    elif args.weights == "nvfp4":
+        state = nvfp4_recipe.simulated_nvfp4_state(args.release)
+        weights = "NVFP4 (fp4serve quantize default recipe, computed from the FP8 file) dequantized to fp32"
+    else:
+        state, weights = None, "FP8 block weights dequantized to fp32"
+    model = export_fp8.load_release_model(args.release, device, state)
     items = problems.evaluation_set(args.seed, args.per_family)
     by_family: dict[str, list[problems.Problem]] = {}
     for p in items:
         by_family.setdefault(p.family, []).append(p)
     report = {"release": os.path.basename(os.path.normpath(args.release)), "seed": args.seed,
-              "per_family": args.per_family, "weights": "FP8 block weights dequantized to fp32",
+              "per_family": args.per_family, "weights": weights, "decoder": args.engine,
               "engine": "transformers DeepseekV3ForCausalLM, eager attention", "experts": args.experts,
               "device": device,
               "modes": {}, "examples": {}}
@@ -141,15 +162,25 @@ def evaluate(args) -> dict:
         picks = [by_family[f][i] for i in rounds for f in problems.EVAL_FAMILIES][: args.check_prompts]
         prompts = [chat_format.render_prompt(p.prompt) for p in picks]
         longest = max(completion_lengths(tok, picks)) + 32
-        if args.max_new_cap:
-            longest = min(longest, args.max_new_cap)
+        for limit in (args.max_new_cap, args.check_cap):
+            if limit:
+                longest = min(longest, limit)
         set_experts_mode(model, "eager")
         eager = generate(model, tok, prompts, longest, len(prompts), 0, device)
         set_experts_mode(model, "dense")
         dense = generate(model, tok, prompts, longest, len(prompts), 0, device)
         report["dense_vs_eager_greedy_identical"] = f"{sum(a == b for a, b in zip(eager, dense))}/{len(picks)}"
         print("dense vs eager greedy identical:", report["dense_vs_eager_greedy_identical"], flush=True)
+        if args.engine == "fast":
+            rows = [fast_generate.Row(tok.encode(p, add_special_tokens=False), longest, True) for p in prompts]
+            fast = fast_generate.generate_rows(model, rows, device, 0, log=lambda *a: None)
+            fast_text = [tok.decode(ids, skip_special_tokens=False) for ids in fast]
+            same = sum(strip_padding(a).replace(chat_format.EOS, "") == b for a, b in zip(dense, fast_text))
+            report["fast_vs_generate_greedy_identical"] = f"{same}/{len(picks)}"
+            print("fast vs generate greedy identical:", report["fast_vs_generate_greedy_identical"], flush=True)
     set_experts_mode(model, args.experts)
+    if args.engine == "fast":
+        return _evaluate_fast(args, model, tok, by_family, report, start)
 
     stats: dict[str, dict] = {"greedy": {}, "sampled": {}}
     for family in args.families.split(","):
@@ -190,6 +221,69 @@ def evaluate(args) -> dict:
     return report
 
 
+def _evaluate_fast(args, model, tok, by_family: dict, report: dict, start: float) -> dict:
+    families = args.families.split(",")
+    counts = [int(c) for c in args.passes.split(",") if c] if args.passes else []
+    bounds, lo = [], 0
+    for c in counts:
+        if lo + c < args.per_family:
+            bounds.append((lo, lo + c))
+            lo += c
+    bounds.append((lo, args.per_family))
+    report["cap"] = f"reference completion length + {args.margin} tokens"
+    report["passes"] = [list(b) for b in bounds]
+    modes = ("greedy",) if args.greedy_only else ("greedy", "sampled")
+    results: dict[tuple[str, str], list[bool]] = {(m, f): [] for m in modes for f in families}
+    deadline = start + args.deadline_s if args.deadline_s else None
+    completed = 0
+    for number, (a, b) in enumerate(bounds):
+        picks = [p for f in families for p in by_family[f][a:b]]
+        lengths = completion_lengths(tok, picks)
+        rows, keys = [], []
+        for p, n in zip(picks, lengths):
+            ids = tok.encode(chat_format.render_prompt(p.prompt), add_special_tokens=False)
+            for mode in modes:
+                cap = min(n + args.margin, args.max_new_cap) if args.max_new_cap else n + args.margin
+                rows.append(fast_generate.Row(ids, cap, mode == "greedy"))
+                keys.append((mode, p))
+        outs = fast_generate.generate_rows(model, rows, args.device, args.seed + number, budget_bytes=args.cache_gb * 1e9,
+                                           deadline=deadline, log=lambda *m: print(*m, flush=True))
+        if any(o is None for o in outs):
+            print(f"pass {number + 1} ({a}..{b} per family) cut by the deadline; not counted", flush=True)
+            break
+        for (mode, p), ids in zip(keys, outs):
+            text = tok.decode(ids, skip_special_tokens=False)
+            ok = problems.answer_is_correct(p.family, text, p.answer)
+            results[(mode, p.family)].append(ok)
+            key = f"{mode}/{p.family}"
+            if not ok and len(report["examples"].setdefault(key, [])) < 3:
+                report["examples"][key].append({"prompt": p.prompt, "expected": p.answer,
+                                                "output": strip_padding(text)[-400:]})
+        completed = b
+        print(f"pass {number + 1} done ({b} per family) {time.time() - start:.0f}s", flush=True)
+        _write_fast_stats(args, report, modes, families, results, completed, start)
+    _write_fast_stats(args, report, modes, families, results, completed, start)
+    return report
+
+
+def _write_fast_stats(args, report: dict, modes, families, results: dict, completed: int, start: float) -> None:
+    """Accuracy tables of the passes finished so far, written to args.out (a run cut short keeps them)."""
+    report["problems_per_family_measured"] = completed
+    stats: dict[str, dict] = {}
+    for mode in modes:
+        table = {}
+        for f in families:
+            oks = results[(mode, f)]
+            table[f] = {"correct": sum(oks), "total": len(oks), "accuracy": round(sum(oks) / max(len(oks), 1), 4)}
+        correct = sum(v["correct"] for v in table.values())
+        total = sum(v["total"] for v in table.values())
+        table["overall"] = {"correct": correct, "total": total, "accuracy": round(correct / max(total, 1), 4)}
+        stats[mode] = table
+    report["modes"] = stats
+    report["seconds"] = round(time.time() - start, 1)
+    _write(args.out, report)
+
+
 def _write(path: str, report: dict) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(report, f, ensure_ascii=False, indent=1)
@@ -206,9 +300,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: its default)")
     parser.add_argument("--experts", choices=["dense", "eager"], default="dense")
     parser.add_argument("--check-prompts", type=int, default=0)
+    parser.add_argument("--check-cap", type=int, default=0, help="cap on new tokens of the --check-prompts runs")
     parser.add_argument("--max-new-cap", type=int, default=0, help="cap on new tokens (smoke tests only)")
     parser.add_argument("--deadline-s", type=float, default=0.0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--engine", choices=["fast", "generate"], default="fast")
+    parser.add_argument("--passes", default="", help="fast engine: problems per family of each pass but the last")
+    parser.add_argument("--margin", type=int, default=64, help="fast engine: new-token cap beyond the reference")
+    parser.add_argument("--cache-gb", type=float, default=40.0, help="fast engine: cache memory per batch")
+    parser.add_argument("--greedy-only", action="store_true", help="fast engine: skip the sampled decode")
+    parser.add_argument("--weights", choices=["fp8", "nvfp4"], default="fp8")
+    parser.add_argument("--nvfp4-folder", default="", help="an NVFP4 folder written by fp4serve quantize")
     args = parser.parse_args()
     unknown = set(args.families.split(",")) - set(problems.EVAL_FAMILIES)
     if unknown:

@@ -17,7 +17,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import sys
 import tempfile
 
@@ -150,11 +149,13 @@ def dequantized_state(release_dir: str) -> dict[str, torch.Tensor]:
     return out
 
 
-def load_release_model(release_dir: str, device: str = "cpu"):
+def load_release_model(release_dir: str, device: str = "cpu", state: dict[str, torch.Tensor] | None = None):
     """transformers DeepseekV3ForCausalLM in fp32 with the release's dequantized weights.
 
-    The weights go through transformers' own loader (per-expert names fused on load) from a
-    temporary unquantized copy of the folder; every checkpoint tensor must be consumed.
+    `state` (DeepSeek-named float32 tensors, e.g. nvfp4_recipe.simulated_nvfp4_state) replaces
+    the release's own weights; config.json still comes from release_dir.  The weights go
+    through transformers' own loader (per-expert names fused on load) from a temporary
+    unquantized copy of the folder; every checkpoint tensor must be consumed.
     """
     from transformers import DeepseekV3ForCausalLM
 
@@ -164,7 +165,9 @@ def load_release_model(release_dir: str, device: str = "cpu"):
         values.pop("quantization_config", None)
         with open(os.path.join(tmp, "config.json"), "w") as f:
             json.dump(values, f)
-        save_file(dequantized_state(release_dir), os.path.join(tmp, "model.safetensors"), metadata={"format": "pt"})
+        weights = dequantized_state(release_dir) if state is None else state
+        save_file({k: v.contiguous() for k, v in weights.items()}, os.path.join(tmp, "model.safetensors"),
+                  metadata={"format": "pt"})
         model, info = DeepseekV3ForCausalLM.from_pretrained(tmp, dtype=torch.float32, output_loading_info=True,
                                                             attn_implementation="eager")
     problems_found = {k: v for k, v in info.items() if v and k in ("missing_keys", "unexpected_keys", "mismatched_keys")}

@@ -337,7 +337,14 @@ def _choice(rng: random.Random, language: str) -> Problem:
                   f"letter of the correct option within \\boxed{{}}.\n\n"
                   f"Question: {core.question_en}\nOptions:\n{listing}")
         response = f"The answer is \\boxed{{{letter}}}."
-    lines = core.lines + [f"The value {core.answer} is option {letter}."]
+    # Finding the value among ten options is a lookup over the prompt; done in one step it was no
+    # better than chance.  The options are copied one at a time and compared with the value, up to
+    # the matching one, so each step is a copy and a comparison next to each other.
+    lines = core.lines + [f"Compare {core.answer} with the options in order."]
+    for i, option in enumerate(options[: options.index(core.answer) + 1]):
+        verdict = "yes" if option == core.answer else "no"
+        lines.append(f"{OPTION_LETTERS[i]}. {option}: {verdict}")
+    lines.append(f"The value {core.answer} is option {letter}.")
     return Problem("choice", language, prompt, "\n".join(lines), response, letter)
 
 
@@ -409,7 +416,14 @@ PHASE2_WEIGHTS = {"add": 1.0, "sub": 0.7, "mul": 1.0, "linear": 1.6, "quadratic"
 PHASE3_WEIGHTS = {"add": 0.6, "sub": 0.5, "mul": 0.7, "linear": 2.0, "quadratic": 0.5,
                   "gcd_lcm": 2.4, "fibonacci": 0.3, "series": 2.0, "percent": 0.5, "choice": 1.8,
                   "chat": 0.04}
-MIXTURES = {"phase1": TRAIN_WEIGHTS, "phase2": PHASE2_WEIGHTS, "phase3": PHASE3_WEIGHTS}
+# Fourth phase: continues from the phase-3 release after multiple choice started to compare the
+# options one by one.  Multiple choice (at chance before) gets the most weight, then the
+# families below 90% in phase 3 (gcd/lcm, addition, multiplication); its last part also trains
+# against the NVFP4 quantization (train.py --qat-start).
+PHASE4_WEIGHTS = {"add": 1.0, "sub": 0.7, "mul": 1.2, "linear": 0.8, "quadratic": 0.6,
+                  "gcd_lcm": 1.8, "fibonacci": 0.3, "series": 0.9, "percent": 0.4, "choice": 3.0,
+                  "chat": 0.04}
+MIXTURES = {"phase1": TRAIN_WEIGHTS, "phase2": PHASE2_WEIGHTS, "phase3": PHASE3_WEIGHTS, "phase4": PHASE4_WEIGHTS}
 KOREAN_SHARE = 0.3
 
 

@@ -16,6 +16,13 @@ engine masks them with 0 or with -inf (spec §6).
 
 With --time-budget the number of steps is fixed after 40 timed steps (budget / step time) and
 printed; the learning-rate schedule uses that count, and --steps reproduces the run.
+
+Quantization-aware training (--qat-start F, --qat-every N): from step F * total on, every N-th
+step runs the forward with the linears that `fp4serve quantize --format nvfp4` converts (the
+dense MLP, the routed and the shared experts) replaced by what they become after the FP8 export
+and that quantizer (nvfp4_recipe.fake_quantize_group: FP8 block round trip, BF16, NVFP4 with the
+fused gate/up scale).  Gradients pass straight through to the fp32 master weights.  The other
+steps train the plain weights, so both the FP8 release and its NVFP4 quantization are trained.
 """
 
 from __future__ import annotations
@@ -34,6 +41,54 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
 import model_config  # noqa: E402
+import nvfp4_recipe  # noqa: E402
+
+
+def straight_through(weights: list[torch.Tensor]) -> list[torch.Tensor]:
+    """weights of one fused group -> their FP8+NVFP4 values forward, identity backward."""
+    quantized = nvfp4_recipe.fake_quantize_group(weights)
+    return [w + (q - w).detach() for w, q in zip(weights, quantized)]
+
+
+def expert_weights(experts) -> tuple[torch.Tensor, torch.Tensor]:
+    """(gate_up_proj [E, 2I, H], down_proj [E, H, I]), fake-quantized when experts.qat is set.
+
+    gate and up of one expert are one fused NVFP4 group; in the fused tensor they are the two
+    halves of expert e's [2I, H] slice, so the per-expert amax is the group's.
+    """
+    if getattr(experts, "qat", False):
+        return straight_through([experts.gate_up_proj])[0], straight_through([experts.down_proj])[0]
+    return experts.gate_up_proj, experts.down_proj
+
+
+def qat_mlp_forward(self, x):
+    """DeepseekV3MLP.forward (dense MLP, shared experts) with fake-quantized weights when self.qat."""
+    if not getattr(self, "qat", False):
+        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+    gate, up = straight_through([self.gate_proj.weight, self.up_proj.weight])
+    (down,) = straight_through([self.down_proj.weight])
+    return F.linear(self.act_fn(F.linear(x, gate)) * F.linear(x, up), down)
+
+
+def quantized_modules(model) -> list:
+    """The modules whose weights the default NVFP4 recipe quantizes (each gets a .qat switch)."""
+    out = []
+    for layer in model.model.layers:
+        mlp = layer.mlp
+        if hasattr(mlp, "experts"):
+            out += [mlp.experts, mlp.shared_experts]
+        else:
+            out.append(mlp)
+    for module in out:
+        if hasattr(module, "gate_proj"):
+            module.forward = types.MethodType(qat_mlp_forward, module)
+        module.qat = False
+    return out
+
+
+def set_qat(modules: list, enabled: bool) -> None:
+    for module in modules:
+        module.qat = enabled
 
 
 def grouped_experts_forward(self, hidden_states, top_k_index, top_k_weights):
@@ -50,11 +105,12 @@ def grouped_experts_forward(self, hidden_states, top_k_index, top_k_weights):
     counts = torch.bincount(flat_expert, minlength=self.num_experts)   # [E]
     offsets = torch.cumsum(counts, 0).to(torch.int32)                  # [E]
     dtype = torch.bfloat16
+    gate_up_proj, down_proj = expert_weights(self)                     # [E, 2I, H], [E, H, I]
     x = hidden_states[token_of].to(dtype)                              # [T*K, H]
-    gate_up = F.grouped_mm(x, self.gate_up_proj.to(dtype).transpose(1, 2), offs=offsets)  # [T*K, 2I]
+    gate_up = F.grouped_mm(x, gate_up_proj.to(dtype).transpose(1, 2), offs=offsets)  # [T*K, 2I]
     gate, up = gate_up.chunk(2, dim=-1)
     act = F.silu(gate) * up                                            # [T*K, I]
-    out = F.grouped_mm(act, self.down_proj.to(dtype).transpose(1, 2), offs=offsets)       # [T*K, H]
+    out = F.grouped_mm(act, down_proj.to(dtype).transpose(1, 2), offs=offsets)       # [T*K, H]
     weights = top_k_weights.reshape(-1)[order].unsqueeze(-1)           # [T*K, 1]
     out = out.float() * weights
     result = torch.zeros(num_tokens, hidden_states.shape[-1], dtype=torch.float32, device=out.device)
@@ -157,7 +213,12 @@ def main() -> None:
                         help="family weights (problems.MIXTURES)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--experts", choices=["grouped", "eager"], default="grouped")
+    parser.add_argument("--qat-start", type=float, default=1.0,
+                        help="fraction of the steps after which quantization-aware steps begin (1: none)")
+    parser.add_argument("--qat-every", type=int, default=2, help="every N-th step from --qat-start on is one")
     args = parser.parse_args()
+    if args.qat_every < 1 or not 0.0 <= args.qat_start <= 1.0:
+        parser.error("--qat-every must be >= 1 and --qat-start in [0, 1]")
 
     torch.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
@@ -169,7 +230,10 @@ def main() -> None:
         print("grouped expert GEMMs unavailable here; using transformers' per-expert loop", flush=True)
         torch.manual_seed(args.seed)
         model = build_model(args.device, "eager", args.init_from)
+    if args.experts == "eager" and args.qat_start < 1.0:
+        parser.error("quantization-aware steps need the grouped expert path (--experts grouped)")
     model.train()
+    qat_modules = quantized_modules(model)
     balancer = LoadBalancer(model, args.bias_gamma)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"parameters: {n_params:,}", flush=True)
@@ -191,6 +255,7 @@ def main() -> None:
     timing_start = None
     step = 0
     tokens_seen = 0
+    qat_steps = 0
     autocast = torch.autocast(device_type="cuda" if args.device.startswith("cuda") else "cpu", dtype=torch.bfloat16)
     for input_ids, labels in loader:
         if step >= total_steps:
@@ -201,6 +266,12 @@ def main() -> None:
         lr = learning_rate(step, total_steps if total_steps < 10**9 else 10**6, args.lr, args.warmup)
         for group in optimizer.param_groups:
             group["lr"] = lr
+        # The step count is known from step 50 on (time budget) or from the start (--steps).
+        known_total = total_steps if total_steps < 10**9 else None
+        qat = (known_total is not None and step >= args.qat_start * known_total
+               and step % args.qat_every == args.qat_every - 1)
+        set_qat(qat_modules, qat)
+        qat_steps += qat
         with autocast:
             logits = model(input_ids=input_ids).logits                    # [B, L, V]
         shift_logits = logits[:, :-1].float().reshape(-1, logits.shape[-1])
@@ -226,12 +297,14 @@ def main() -> None:
             print(f"step time {per_step * 1000:.1f} ms -> total steps {total_steps}", flush=True)
             log["derived_steps"] = total_steps
         if step % 100 == 0 or step == total_steps:
-            entry = {"step": step, "loss": round(loss.item(), 4), "lr": lr, "grad_norm": round(float(grad_norm), 3),
+            entry = {"step": step, "loss": round(loss.item(), 4), "qat": qat, "lr": lr, "grad_norm": round(float(grad_norm), 3),
                      "max_over_mean_load": [round(float(v), 2) for v in imbalance],
                      "elapsed_s": round(time.time() - start, 1), "tokens": tokens_seen}
             log["history"].append(entry)
             print(json.dumps(entry), flush=True)
     log["steps"] = step
+    log["qat_steps"] = qat_steps
+    set_qat(qat_modules, False)
     log["train_seconds"] = round(time.time() - start, 1)
     log["tokens_seen"] = tokens_seen
     log["final_bias"] = [r.e_score_correction_bias.tolist() for r in balancer.routers]
