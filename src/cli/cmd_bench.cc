@@ -80,6 +80,7 @@ int run_bench(const BenchArgs& a) {
         {"bandwidth_gb_per_s", r.bandwidth().gb_per_second},
         {"bandwidth_gb_per_s_before_after", {r.bandwidth_before.gb_per_second, r.bandwidth_after.gb_per_second}},
         {"bandwidth_buffer_bytes", r.bandwidth().buffer_bytes},
+        {"bandwidth_method", r.bandwidth().method},
         {"prefill", {{"tokens", r.prompt_tokens}, {"seconds", r.prefill_seconds}, {"tokens_per_s", r.prefill_tokens_per_second()}}},
         {"decode",
          {{"tokens", r.steps.size()},
@@ -107,9 +108,10 @@ int run_bench(const BenchArgs& a) {
   std::printf("NVFP4 activations: %s\n", a.nvfp4_activations == "int8" ? "int8 per 16 (W4A8)" : "f32 (exact)");
   std::printf("date: %s; cpu: %s; threads: %d; load average (1 min) %.2f before, %.2f after\n", utc_now().c_str(),
               runtime::cpu_model_name().c_str(), pool.size(), r.load_average_before, r.load_average_after);
-  std::printf("measured read bandwidth: %.2f GB/s (streaming sum over %.0f MiB, best of %d; %.2f before prefill, "
+  std::printf("measured read bandwidth: %.2f GB/s (%s over %.0f MiB, best of %d; %.2f before prefill, "
               "%.2f after decode, the higher is used)\n\n",
-              r.bandwidth().gb_per_second, static_cast<double>(r.bandwidth().buffer_bytes) / 1048576.0,
+              r.bandwidth().gb_per_second, r.bandwidth().method,
+              static_cast<double>(r.bandwidth().buffer_bytes) / 1048576.0,
               r.bandwidth().passes, r.bandwidth_before.gb_per_second, r.bandwidth_after.gb_per_second);
   std::printf("| phase | tokens | time | tokens/s | ms/token | MB/token | GB/s | %% of read bw |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");

@@ -133,6 +133,14 @@ class Model {
   virtual void allocate_kv(int64_t num_blocks, int64_t block_size);
   // Copies the first `rows` token rows of block src into block dst in every layer (KvCache::copy_rows).
   virtual void copy_kv_rows(int32_t src, int32_t dst, int64_t rows);
+  // Bytes free where the model keeps its cache (kv_on_device), what the engine sizes its default cache
+  // from; 0 when unknown or when the cache is the runtime's (host memory, which the engine reads itself).
+  virtual uint64_t kv_memory_available() const { return 0; }
+  // GB/s of the memory the weights live in when that is not host memory, measured now, as the decode
+  // roofline of `fp4serve bench`: a GPU model times a device-to-device copy of buffer_bytes, best of
+  // `passes`, counting bytes read plus written (the copy ceiling DESIGN.md §6 names). 0: host memory,
+  // which the runtime measures itself (runtime/bandwidth_probe.h).
+  virtual double weight_memory_bandwidth(uint64_t /*buffer_bytes*/, int /*passes*/) const { return 0.0; }
 
  protected:
   Model(io::ModelConfig config, ThreadPool& pool) : config_(std::move(config)), pool_(pool) {}

@@ -41,6 +41,57 @@ CudaModelBase::~CudaModelBase() {
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
 
+uint64_t CudaModelBase::kv_memory_available() const {
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaSetDevice(device_) != cudaSuccess || cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  const uint64_t pools = static_cast<uint64_t>(kv_blocks_) * static_cast<uint64_t>(kv_block_size_) *
+                         static_cast<uint64_t>(num_layers()) * static_cast<uint64_t>(kv_row_floats()) * sizeof(float);
+  return free_bytes + pools;
+}
+
+double CudaModelBase::weight_memory_bandwidth(uint64_t buffer_bytes, int passes) const {
+  FP4_CHECK(passes >= 1, "GPU bandwidth probe: passes {} must be at least 1", passes);
+  const size_t bytes = buffer_bytes == 0 ? size_t{1} << 30 : static_cast<size_t>(buffer_bytes);
+  cuda::check_cuda(cudaSetDevice(device_), "cudaSetDevice");
+  void* src = nullptr;
+  void* dst = nullptr;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  auto release = [&] {
+    if (start != nullptr) cudaEventDestroy(start);
+    if (stop != nullptr) cudaEventDestroy(stop);
+    cudaFree(src);
+    cudaFree(dst);
+  };
+  try {
+    cuda::check_cuda(cudaMalloc(&src, bytes), "GPU bandwidth probe (cudaMalloc)");
+    cuda::check_cuda(cudaMalloc(&dst, bytes), "GPU bandwidth probe (cudaMalloc)");
+    cuda::check_cuda(cudaEventCreate(&start), "cudaEventCreate");
+    cuda::check_cuda(cudaEventCreate(&stop), "cudaEventCreate");
+    // Non-zero contents: a copy of zeros can run faster than real data on some parts.
+    cuda::check_cuda(cudaMemsetAsync(src, 0x5A, bytes, stream_), "GPU bandwidth probe (memset)");
+    cuda::check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_), "GPU bandwidth probe");
+    float best_ms = 0.0f;
+    for (int pass = 0; pass < passes; ++pass) {
+      cuda::check_cuda(cudaEventRecord(start, stream_), "cudaEventRecord");
+      cuda::check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_), "GPU bandwidth probe");
+      cuda::check_cuda(cudaEventRecord(stop, stream_), "cudaEventRecord");
+      cuda::check_cuda(cudaEventSynchronize(stop), "GPU bandwidth probe (synchronize)");
+      float ms = 0.0f;
+      cuda::check_cuda(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+      if (pass == 0 || ms < best_ms) best_ms = ms;
+    }
+    release();
+    return 2.0 * static_cast<double>(bytes) / (static_cast<double>(best_ms) * 1e-3) / 1e9;
+  } catch (...) {
+    cudaGetLastError();
+    release();
+    throw;
+  }
+}
+
 void CudaModelBase::allocate_kv(int64_t num_blocks, int64_t block_size) {
   FP4_CHECK(num_blocks > 0 && block_size > 0, "GPU KV cache: {} blocks of {} tokens; both must be positive",
             num_blocks, block_size);

@@ -40,6 +40,11 @@ class CudaModelBase : public model::Model {
   bool kv_on_device() const override { return true; }
   void allocate_kv(int64_t num_blocks, int64_t block_size) override;
   void copy_kv_rows(int32_t src, int32_t dst, int64_t rows) override;
+  // Free device memory now (cudaMemGetInfo), with the current pools counted as free: allocate_kv
+  // releases them before it allocates the new ones.
+  uint64_t kv_memory_available() const override;
+  // Device-to-device copy between two fresh buffers of buffer_bytes (0: 1 GiB), timed with events.
+  double weight_memory_bandwidth(uint64_t buffer_bytes, int passes) const override;
 
   // Helpers of the families' forward passes (the MLA and MoE pieces live in their own files).
   // Writes n values per row of src [N, src_stride] into every row's cache slot of `layer`, at column

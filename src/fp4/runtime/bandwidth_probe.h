@@ -16,6 +16,7 @@ struct BandwidthMeasurement {
   size_t buffer_bytes = 0;
   int passes = 0;
   int threads = 0;
+  const char* method = "streaming sum";  // what was timed (a GPU model's probe: "device-to-device copy")
 };
 
 // Reads `buffer_bytes` (0: max(256 MiB, 8 × last-level cache), since some LLCs keep part of a cyclic

@@ -160,7 +160,8 @@ EngineConfig resolve_config(const model::Model& model, EngineConfig c) {
     int64_t tokens = c.max_model_len * std::min<int64_t>(c.max_num_seqs, 8);
     const uint64_t bytes_per_token =
         static_cast<uint64_t>(model.num_layers()) * static_cast<uint64_t>(model.kv_row_floats()) * sizeof(float);
-    const uint64_t avail = available_memory_bytes();
+    // The cache lives where the model keeps it: device memory for a GPU model, else host memory.
+    const uint64_t avail = model.kv_on_device() ? model.kv_memory_available() : available_memory_bytes();
     if (avail > 0 && bytes_per_token > 0) {
       const auto cap = static_cast<int64_t>(static_cast<double>(avail) * kDefaultKvMemoryShare /
                                             static_cast<double>(bytes_per_token));

@@ -218,9 +218,18 @@ ModelBenchResult run_model_bench(model::Model& model, const DecodeByteCount& byt
   FP4_CHECK(model.config().max_position_embeddings <= 0 || total <= model.config().max_position_embeddings,
             "bench: prompt ({}) + decode ({}) tokens exceed max_position_embeddings {}", options.prompt_tokens,
             options.decode_tokens, model.config().max_position_embeddings);
+  // The roofline is the bandwidth of the memory the weights are in: host memory for a CPU model, the
+  // model's own measurement (device memory) for a GPU model.
+  auto probe = [&] {
+    constexpr int kPasses = 5;
+    const double device_gbs = model.weight_memory_bandwidth(options.bandwidth_buffer_bytes, kPasses);
+    if (device_gbs <= 0.0) return measure_read_bandwidth(pool, options.bandwidth_buffer_bytes);
+    const uint64_t bytes = options.bandwidth_buffer_bytes == 0 ? uint64_t{1} << 30 : options.bandwidth_buffer_bytes;
+    return BandwidthMeasurement{device_gbs, bytes, kPasses, 0, "device-to-device copy, bytes read + written"};
+  };
   ModelBenchResult r;
   r.load_average_before = load_average_1min();
-  r.bandwidth_before = measure_read_bandwidth(pool, options.bandwidth_buffer_bytes);
+  r.bandwidth_before = probe();
   // The probe's buffer is freed; without a reset it would stay in the peak RSS of a small model.
   reset_peak_resident_bytes();
   r.prompt_tokens = options.prompt_tokens;
@@ -261,7 +270,7 @@ ModelBenchResult run_model_bench(model::Model& model, const DecodeByteCount& byt
     r.steps.push_back(step);
   }
   r.peak_rss_bytes = peak_resident_bytes();
-  r.bandwidth_after = measure_read_bandwidth(pool, options.bandwidth_buffer_bytes);
+  r.bandwidth_after = probe();
   r.load_average_after = load_average_1min();
   return r;
 }
