@@ -129,7 +129,7 @@ def test_choice_problems_box_the_letter_of_the_right_option():
         assert problems.extract_boxed(p.response) == p.answer
 
 
-def test_choice_reasoning_copies_and_compares_the_options_up_to_the_match():
+def test_choice_reasoning_restates_and_compares_every_option():
     rng = random.Random(4)
     for _ in range(200):
         p = problems.make_problem(rng, "choice", rng.choice(["en", "ko"]))
@@ -138,16 +138,17 @@ def test_choice_reasoning_copies_and_compares_the_options_up_to_the_match():
         value = re.search(r"The value (.+) is option ([A-J])\.$", p.reasoning).group(1)
         start = lines.index(f"Compare {value} with the options in order.")
         scanned = lines[start + 1: -1]
-        stop = "ABCDEFGHIJ".index(p.answer)
-        assert len(scanned) == stop + 1, "one line per option up to and including the match"
+        assert len(scanned) == 10, "one line per option, all ten"
         for (letter, option), line in zip(options, scanned):
             verdict = "yes" if option == value else "no"
-            assert line == f"{letter}. {option}: {verdict}"
-        assert scanned[-1].endswith(": yes") and all(line.endswith(": no") for line in scanned[:-1])
+            assert line == f"{letter}. {option}: {verdict}"                  # the prompt's line, verbatim
+        assert [line.endswith(": yes") for line in scanned].count(True) == 1
+        assert scanned["ABCDEFGHIJ".index(p.answer)].endswith(": yes")
 
 
-def test_phase4_mixture_weights_every_family_and_favours_multiple_choice():
-    weights = problems.MIXTURES["phase4"]
+@pytest.mark.parametrize("phase", ["phase4", "phase5"])
+def test_choice_phase_mixtures_weight_every_family_and_favour_multiple_choice(phase):
+    weights = problems.MIXTURES[phase]
     assert set(weights) == set(problems.EVAL_FAMILIES) | {"chat"}
     assert all(w > 0 for w in weights.values())
     assert max(weights, key=weights.get) == "choice"

@@ -338,10 +338,13 @@ def _choice(rng: random.Random, language: str) -> Problem:
                   f"Question: {core.question_en}\nOptions:\n{listing}")
         response = f"The answer is \\boxed{{{letter}}}."
     # Finding the value among ten options is a lookup over the prompt; done in one step it was no
-    # better than chance.  The options are copied one at a time and compared with the value, up to
-    # the matching one, so each step is a copy and a comparison next to each other.
+    # better than chance.  The options are restated one at a time, verbatim, each compared with the
+    # value, so each step is a copy and a comparison next to each other.  Every option is restated,
+    # not only those up to the match: a scan that stops at the match writes the value itself on
+    # its last line, and a model trained on that learned to write its own value as option A
+    # instead of copying the prompt.  With all ten, nine of every ten lines can only be copied.
     lines = core.lines + [f"Compare {core.answer} with the options in order."]
-    for i, option in enumerate(options[: options.index(core.answer) + 1]):
+    for i, option in enumerate(options):
         verdict = "yes" if option == core.answer else "no"
         lines.append(f"{OPTION_LETTERS[i]}. {option}: {verdict}")
     lines.append(f"The value {core.answer} is option {letter}.")
@@ -423,7 +426,14 @@ PHASE3_WEIGHTS = {"add": 0.6, "sub": 0.5, "mul": 0.7, "linear": 2.0, "quadratic"
 PHASE4_WEIGHTS = {"add": 1.0, "sub": 0.7, "mul": 1.2, "linear": 0.8, "quadratic": 0.6,
                   "gcd_lcm": 1.8, "fibonacci": 0.3, "series": 0.9, "percent": 0.4, "choice": 3.0,
                   "chat": 0.04}
-MIXTURES = {"phase1": TRAIN_WEIGHTS, "phase2": PHASE2_WEIGHTS, "phase3": PHASE3_WEIGHTS, "phase4": PHASE4_WEIGHTS}
+# Fifth phase: continues from the phase-4 release after multiple choice started to restate every
+# option.  Multiple choice (still at chance) gets about 40% of the problems; its reasoning solves an
+# embedded problem of another family, so those families keep training through it as well.
+PHASE5_WEIGHTS = {"add": 1.0, "sub": 0.7, "mul": 1.2, "linear": 0.7, "quadratic": 0.5,
+                  "gcd_lcm": 1.5, "fibonacci": 0.3, "series": 0.7, "percent": 0.4, "choice": 4.5,
+                  "chat": 0.04}
+MIXTURES = {"phase1": TRAIN_WEIGHTS, "phase2": PHASE2_WEIGHTS, "phase3": PHASE3_WEIGHTS, "phase4": PHASE4_WEIGHTS,
+            "phase5": PHASE5_WEIGHTS}
 KOREAN_SHARE = 0.3
 
 
