@@ -7,6 +7,7 @@
 
 #include "fp4/base/error.h"
 #include "fp4/model/families.h"
+#include "fp4/model/family_weights.h"
 #include "fp4/model/forward_util.h"
 #include "fp4/model/mla.h"
 #include "fp4/model/moe.h"
@@ -16,57 +17,24 @@
 namespace fp4::model {
 namespace {
 
-struct DeepseekLayer {
-  std::vector<float> input_norm, post_norm;  // [hidden]
-  MlaWeights attn;
-  std::optional<GatedMlp> dense;  // layers < first_k_dense_replace (or off the moe_layer_freq grid)
-  std::optional<MoeWeights> moe;
-};
+using DeepseekLayer = DeepseekLayerWeights;
 
 class DeepseekModel final : public Model {
  public:
   DeepseekModel(const std::string& dir, io::ModelConfig config, ThreadPool& pool)
       : Model(std::move(config), pool), binder_(dir) {
     const io::ModelConfig& c = config_;
-    FP4_CHECK(c.mla.has_value(), "{}: DeepSeek config has no MLA dimensions", c.source);
-    FP4_CHECK(c.hidden_act == "silu", "{}: hidden_act '{}' is not supported; supported: silu", c.source, c.hidden_act);
-    if (c.moe) {
-      const io::MoeConfig& m = *c.moe;
-      FP4_CHECK(m.topk_group * (m.n_routed_experts / m.n_group) >= m.num_experts_per_tok || m.n_group == 1,
-                "{}: topk_group {} of n_group {} keeps fewer experts than num_experts_per_tok {}", c.source,
-                m.topk_group, m.n_group, m.num_experts_per_tok);
-      FP4_CHECK(m.topk_method != "noaux_tc" || m.n_routed_experts / m.n_group >= 2 || m.n_group == 1,
-                "{}: noaux_tc routing needs at least 2 experts per group", c.source);
-    }
-    const int64_t hidden = c.hidden_size;
-    embed_ = binder_.embedding("model.embed_tokens.weight", c.vocab_size, hidden);
-    layers_.reserve(static_cast<size_t>(c.num_hidden_layers));
-    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-      const std::string p = fmt::format("model.layers.{}", l);
-      DeepseekLayer layer;
-      layer.input_norm = binder_.vector(p + ".input_layernorm.weight", hidden);
-      layer.post_norm = binder_.vector(p + ".post_attention_layernorm.weight", hidden);
-      layer.attn = MlaWeights::bind(binder_, c, l);
-      if (c.is_moe_layer(l)) {
-        layer.moe = MoeWeights::bind(binder_, c, l);
-      } else {
-        layer.dense = binder_.mlp(p + ".mlp", hidden, c.intermediate_size);
-      }
-      layers_.push_back(std::move(layer));
-    }
-    final_norm_ = binder_.vector("model.norm.weight", hidden);
-    lm_head_ = bind_lm_head(binder_, c, embed_);
-    binder_.check_all_bound(c.num_hidden_layers);
+    FamilyWeights<DeepseekLayerWeights> w = bind_deepseek(binder_, c);
+    embed_ = w.embed;
+    layers_ = std::move(w.layers);
+    final_norm_ = std::move(w.final_norm);
+    lm_head_ = std::move(w.lm_head);
 
     const RopeConfig rc = rope_config(c, c.mla->qk_rope_head_dim);
     rope_ = rope_frequencies(rc);
     // qk_head_dim^-0.5 · mscale(factor, mscale_all_dim)²: YaRN's attention factor folded into the scale.
     softmax_scale_ = deepseek_softmax_scale(c.mla->qk_head_dim(), rc);
-    // V3 with rope_interleave (the default) rotates pairs (2i, 2i+1) and writes them de-interleaved, as
-    // HF does; V2 writes them back in place. Either is exact: q and k share the layout.
-    rope_layout_ = c.arch == io::Architecture::kDeepseekV2 ? cpu::RopeLayout::kInterleavedPairs
-                   : c.rope_interleave                     ? cpu::RopeLayout::kInterleaved
-                                                           : cpu::RopeLayout::kHalf;
+    rope_layout_ = deepseek_rope_layout(c);
   }
 
   uint64_t weight_bytes() const override {

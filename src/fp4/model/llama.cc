@@ -9,6 +9,7 @@
 
 #include "fp4/base/error.h"
 #include "fp4/model/families.h"
+#include "fp4/model/family_weights.h"
 #include "fp4/model/forward_util.h"
 #include "fp4/ops/attention.h"
 #include "fp4/ops/norm.h"
@@ -17,43 +18,19 @@
 namespace fp4::model {
 namespace {
 
-struct LlamaLayer {
-  std::vector<float> input_norm, post_norm;  // [hidden]
-  Linear q, k, v, o;
-  std::vector<float> q_norm, k_norm;  // [head_dim], Qwen3 only
-  GatedMlp mlp;
-};
+using LlamaLayer = LlamaLayerWeights;
 
 class LlamaModel final : public Model {
  public:
   LlamaModel(const std::string& dir, io::ModelConfig config, ThreadPool& pool)
       : Model(std::move(config), pool), binder_(dir) {
     const io::ModelConfig& c = config_;
-    FP4_CHECK(c.hidden_act == "silu", "{}: hidden_act '{}' is not supported; supported: silu", c.source, c.hidden_act);
-    FP4_CHECK(c.num_attention_heads % c.num_key_value_heads == 0,
-              "{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", c.source, c.num_attention_heads,
-              c.num_key_value_heads);
-    const int64_t hidden = c.hidden_size, H = c.num_attention_heads, G = c.num_key_value_heads, D = c.head_dim;
-    embed_ = binder_.embedding("model.embed_tokens.weight", c.vocab_size, hidden);
-    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-      const std::string p = fmt::format("model.layers.{}", l);
-      LlamaLayer layer;
-      layer.input_norm = binder_.vector(p + ".input_layernorm.weight", hidden);
-      layer.post_norm = binder_.vector(p + ".post_attention_layernorm.weight", hidden);
-      layer.q = binder_.linear(p + ".self_attn.q_proj", H * D, hidden, c.qkv_bias);
-      layer.k = binder_.linear(p + ".self_attn.k_proj", G * D, hidden, c.qkv_bias);
-      layer.v = binder_.linear(p + ".self_attn.v_proj", G * D, hidden, c.qkv_bias);
-      layer.o = binder_.linear(p + ".self_attn.o_proj", hidden, H * D, c.attention_bias);
-      if (c.qk_norm) {
-        layer.q_norm = binder_.vector(p + ".self_attn.q_norm.weight", D);
-        layer.k_norm = binder_.vector(p + ".self_attn.k_norm.weight", D);
-      }
-      layer.mlp = binder_.mlp(p + ".mlp", hidden, c.intermediate_size);
-      layers_.push_back(std::move(layer));
-    }
-    final_norm_ = binder_.vector("model.norm.weight", hidden);
-    lm_head_ = bind_lm_head(binder_, c, embed_);
-    binder_.check_all_bound(c.num_hidden_layers);
+    FamilyWeights<LlamaLayerWeights> w = bind_llama(binder_, c);
+    embed_ = w.embed;
+    layers_ = std::move(w.layers);
+    final_norm_ = std::move(w.final_norm);
+    lm_head_ = std::move(w.lm_head);
+    const int64_t D = c.head_dim;
     rope_ = rope_frequencies(rope_config(c, D));
     softmax_scale_ = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));  // HF: head_dim ** -0.5
   }

@@ -104,6 +104,37 @@ SequenceSubset subset(const BatchRows& rows, const std::vector<int64_t>& seq) {
   return out;
 }
 
+}  // namespace
+
+ExpandedMlaAttention expanded_mla_attention(const io::ModelConfig& config, int64_t T, int64_t pos0,
+                                            float softmax_scale, const float* k, const float* kvb) {
+  const io::MlaConfig& m = *config.mla;
+  const int64_t H = config.num_attention_heads;
+  const int64_t P = m.qk_nope_head_dim, V = m.v_head_dim, D = m.qk_nope_head_dim + m.qk_rope_head_dim;
+  ExpandedMlaAttention a;
+  a.kv.k = k;
+  a.kv.k_token_stride = H * D;
+  a.kv.k_head_stride = D;
+  a.kv.v = kvb + P;  // V viewed inside kv_b's output
+  a.kv.v_token_stride = H * (P + V);
+  a.kv.v_head_stride = P + V;
+  a.params.num_queries = T;
+  a.params.num_kv = pos0 + T;
+  a.params.q_pos0 = pos0;
+  a.params.num_q_heads = H;
+  a.params.num_kv_heads = H;
+  a.params.qk_dim = D;
+  a.params.v_dim = V;
+  a.params.softmax_scale = softmax_scale;
+  a.params.q_token_stride = H * D;
+  a.params.q_head_stride = D;
+  a.params.out_token_stride = H * V;
+  a.params.out_head_stride = V;
+  return a;
+}
+
+namespace {
+
 // Expanded form for one sequence: q [T, H, D] of its rows → heads [T, H, V]. kv_b expands the
 // sequence's whole cached latent (positions < pos0 + T) into per-head K and V.
 void attend_expanded(const Compute& cx, const MlaContext& ctx, const MlaWeights& w, const BatchSequence& seq,
@@ -128,27 +159,8 @@ void attend_expanded(const Compute& cx, const MlaContext& ctx, const MlaWeights&
       std::copy_n(k_pe, R, dst + P);
     }
   }
-  cpu::KvView view;
-  view.k = k.data();
-  view.k_token_stride = H * D;
-  view.k_head_stride = D;
-  view.v = kvb.data() + P;  // V viewed inside kv_b's output
-  view.v_token_stride = H * (P + V);
-  view.v_head_stride = P + V;
-  cpu::AttentionParams ap;
-  ap.num_queries = T;
-  ap.num_kv = N;
-  ap.q_pos0 = seq.pos0;
-  ap.num_q_heads = H;
-  ap.num_kv_heads = H;
-  ap.qk_dim = D;
-  ap.v_dim = V;
-  ap.softmax_scale = ctx.softmax_scale;
-  ap.q_token_stride = H * D;
-  ap.q_head_stride = D;
-  ap.out_token_stride = H * V;
-  ap.out_head_stride = V;
-  cpu::attention(cx.pool, ap, q, view, heads);
+  const ExpandedMlaAttention a = expanded_mla_attention(cfg, T, seq.pos0, ctx.softmax_scale, k.data(), kvb.data());
+  cpu::attention(cx.pool, a.params, q, a.kv, heads);
 }
 
 // Absorbed form for the sequences of `sub` together: their query rows are packed so that the per-head

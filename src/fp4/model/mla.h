@@ -23,6 +23,7 @@
 #include "fp4/model/forward_util.h"
 #include "fp4/model/model.h"
 #include "fp4/model/weights.h"
+#include "fp4/ops/attention.h"
 #include "fp4/ops/rope.h"
 
 namespace fp4::model {
@@ -51,6 +52,17 @@ struct MlaContext {
   cpu::RopeLayout rope_layout = cpu::RopeLayout::kInterleaved;
   float softmax_scale = 0.0f;
 };
+
+// The attention call of the expanded form for one sequence, over contiguous rows: K [N, H, P + R]
+// (k_nope | k_pe), V read inside kv_b's output [N, H, P + V] at column P, queries [T, H, P + R] at
+// positions pos0 .. pos0 + T - 1 → out [T, H, V]. Shared by the CPU and GPU forward passes (the pointers
+// are device pointers there).
+struct ExpandedMlaAttention {
+  cpu::AttentionParams params;
+  cpu::KvView kv;
+};
+ExpandedMlaAttention expanded_mla_attention(const io::ModelConfig& config, int64_t T, int64_t pos0,
+                                            float softmax_scale, const float* k, const float* kvb);
 
 // x: [N, hidden] (normed), the batch's rows (see BatchRows) → out: [N, hidden]. Writes every row's
 // latent to its own sequence's cache rows of `layer`, then attends per sequence over positions

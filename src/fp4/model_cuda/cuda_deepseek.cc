@@ -11,6 +11,7 @@
 #include "fp4/backends/cuda/model_ops.h"
 #include "fp4/base/error.h"
 #include "fp4/model/families.h"
+#include "fp4/model/family_weights.h"
 #include "fp4/model/mla.h"
 #include "fp4/model/moe.h"
 #include "fp4/model_cuda/cuda_mla.h"
@@ -34,53 +35,17 @@ class CudaDeepseekModel final : public CudaModelBase {
   CudaDeepseekModel(const std::string& dir, io::ModelConfig config, ThreadPool& pool)
       : CudaModelBase(std::move(config), pool), binder_(dir) {
     const io::ModelConfig& c = config_;
-    FP4_CHECK(c.mla.has_value(), "{}: DeepSeek config has no MLA dimensions", c.source);
-    FP4_CHECK(c.hidden_act == "silu", "{}: hidden_act '{}' is not supported; supported: silu", c.source, c.hidden_act);
-    if (c.moe) {
-      const io::MoeConfig& m = *c.moe;
-      FP4_CHECK(m.topk_group * (m.n_routed_experts / m.n_group) >= m.num_experts_per_tok || m.n_group == 1,
-                "{}: topk_group {} of n_group {} keeps fewer experts than num_experts_per_tok {}", c.source,
-                m.topk_group, m.n_group, m.num_experts_per_tok);
-      FP4_CHECK(m.topk_method != "noaux_tc" || m.n_routed_experts / m.n_group >= 2 || m.n_group == 1,
-                "{}: noaux_tc routing needs at least 2 experts per group", c.source);
-    }
-    const int64_t hidden = c.hidden_size;
-    embed_ = binder_.embedding("model.embed_tokens.weight", c.vocab_size, hidden);
-    // Bind and validate everything first (as the CPU model does), then upload layer by layer.
-    struct HostLayer {
-      std::vector<float> input_norm, post_norm;
-      model::MlaWeights attn;
-      std::optional<model::GatedMlp> dense;
-      std::optional<model::MoeWeights> moe;
-    };
-    std::vector<HostLayer> host;
-    host.reserve(static_cast<size_t>(c.num_hidden_layers));
-    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-      const std::string p = fmt::format("model.layers.{}", l);
-      HostLayer layer;
-      layer.input_norm = binder_.vector(p + ".input_layernorm.weight", hidden);
-      layer.post_norm = binder_.vector(p + ".post_attention_layernorm.weight", hidden);
-      layer.attn = model::MlaWeights::bind(binder_, c, l);
-      if (c.is_moe_layer(l)) {
-        layer.moe = model::MoeWeights::bind(binder_, c, l);
-      } else {
-        layer.dense = binder_.mlp(p + ".mlp", hidden, c.intermediate_size);
-      }
-      host.push_back(std::move(layer));
-    }
-    const std::vector<float> final_norm = binder_.vector("model.norm.weight", hidden);
-    const model::Linear lm_head = model::bind_lm_head(binder_, c, embed_);
-    binder_.check_all_bound(c.num_hidden_layers);
+    // Bind and validate everything first (the CPU model's tensors and checks), then upload layer by layer.
+    model::FamilyWeights<model::DeepseekLayerWeights> host = model::bind_deepseek(binder_, c);
+    embed_ = host.embed;
 
     const RopeConfig rc = model::rope_config(c, c.mla->qk_rope_head_dim);
     rope_ = rope_frequencies(rc);
     softmax_scale_ = deepseek_softmax_scale(c.mla->qk_head_dim(), rc);
-    rope_layout_ = c.arch == io::Architecture::kDeepseekV2 ? cpu::RopeLayout::kInterleavedPairs
-                   : c.rope_interleave                     ? cpu::RopeLayout::kInterleaved
-                                                           : cpu::RopeLayout::kHalf;
+    rope_layout_ = model::deepseek_rope_layout(c);
 
-    for (size_t l = 0; l < host.size(); ++l) {
-      HostLayer& h = host[l];
+    for (size_t l = 0; l < host.layers.size(); ++l) {
+      model::DeepseekLayerWeights& h = host.layers[l];
       const std::string p = fmt::format("model.layers.{}", l);
       DeepseekLayer d;
       d.input_norm = upload_vector(arena_, h.input_norm, p + ".input_layernorm.weight");
@@ -94,10 +59,10 @@ class CudaDeepseekModel final : public CudaModelBase {
         widest_ = std::max(widest_, d.dense->intermediate());
       }
       layers_.push_back(std::move(d));
-      h = HostLayer{};  // the absorbed host copies are no longer needed
+      h = model::DeepseekLayerWeights{};  // the absorbed host copies are no longer needed
     }
-    final_norm_ = upload_vector(arena_, final_norm, "model.norm.weight");
-    lm_head_ = upload_linear(arena_, lm_head);
+    final_norm_ = upload_vector(arena_, host.final_norm, "model.norm.weight");
+    lm_head_ = upload_linear(arena_, host.lm_head);
   }
 
   uint64_t weight_bytes() const override {

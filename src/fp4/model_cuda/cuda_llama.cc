@@ -11,6 +11,7 @@
 #include "fp4/backends/cuda/model_ops.h"
 #include "fp4/base/error.h"
 #include "fp4/model/families.h"
+#include "fp4/model/family_weights.h"
 #include "fp4/model_cuda/cuda_model.h"
 #include "fp4/model_cuda/cuda_model_base.h"
 
@@ -31,43 +32,15 @@ class CudaLlamaModel final : public CudaModelBase {
   CudaLlamaModel(const std::string& dir, io::ModelConfig config, ThreadPool& pool)
       : CudaModelBase(std::move(config), pool), binder_(dir) {
     const io::ModelConfig& c = config_;
-    FP4_CHECK(c.hidden_act == "silu", "{}: hidden_act '{}' is not supported; supported: silu", c.source, c.hidden_act);
-    FP4_CHECK(c.num_attention_heads % c.num_key_value_heads == 0,
-              "{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", c.source, c.num_attention_heads,
-              c.num_key_value_heads);
-    const int64_t hidden = c.hidden_size, H = c.num_attention_heads, G = c.num_key_value_heads, D = c.head_dim;
-    embed_ = binder_.embedding("model.embed_tokens.weight", c.vocab_size, hidden);
-    // Bind everything first (the CPU model's validation), then upload.
-    struct HostLayer {
-      std::vector<float> input_norm, post_norm, q_norm, k_norm;
-      model::Linear q, k, v, o;
-      model::GatedMlp mlp;
-    };
-    std::vector<HostLayer> host;
-    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-      const std::string p = fmt::format("model.layers.{}", l);
-      HostLayer layer;
-      layer.input_norm = binder_.vector(p + ".input_layernorm.weight", hidden);
-      layer.post_norm = binder_.vector(p + ".post_attention_layernorm.weight", hidden);
-      layer.q = binder_.linear(p + ".self_attn.q_proj", H * D, hidden, c.qkv_bias);
-      layer.k = binder_.linear(p + ".self_attn.k_proj", G * D, hidden, c.qkv_bias);
-      layer.v = binder_.linear(p + ".self_attn.v_proj", G * D, hidden, c.qkv_bias);
-      layer.o = binder_.linear(p + ".self_attn.o_proj", hidden, H * D, c.attention_bias);
-      if (c.qk_norm) {
-        layer.q_norm = binder_.vector(p + ".self_attn.q_norm.weight", D);
-        layer.k_norm = binder_.vector(p + ".self_attn.k_norm.weight", D);
-      }
-      layer.mlp = binder_.mlp(p + ".mlp", hidden, c.intermediate_size);
-      host.push_back(std::move(layer));
-    }
-    const std::vector<float> final_norm = binder_.vector("model.norm.weight", hidden);
-    const model::Linear lm_head = model::bind_lm_head(binder_, c, embed_);
-    binder_.check_all_bound(c.num_hidden_layers);
+    const int64_t D = c.head_dim;
+    // Bind everything first (the CPU model's tensors and checks), then upload.
+    model::FamilyWeights<model::LlamaLayerWeights> host = model::bind_llama(binder_, c);
+    embed_ = host.embed;
     rope_ = rope_frequencies(model::rope_config(c, D));
     softmax_scale_ = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));  // HF: head_dim ** -0.5
 
-    for (size_t l = 0; l < host.size(); ++l) {
-      const HostLayer& h = host[l];
+    for (size_t l = 0; l < host.layers.size(); ++l) {
+      const model::LlamaLayerWeights& h = host.layers[l];
       const std::string p = fmt::format("model.layers.{}", l);
       LlamaLayer d;
       d.input_norm = upload_vector(arena_, h.input_norm, p + ".input_layernorm.weight");
@@ -81,8 +54,8 @@ class CudaLlamaModel final : public CudaModelBase {
       d.mlp = upload_mlp(arena_, h.mlp);
       layers_.push_back(std::move(d));
     }
-    final_norm_ = upload_vector(arena_, final_norm, "model.norm.weight");
-    lm_head_ = upload_linear(arena_, lm_head);
+    final_norm_ = upload_vector(arena_, host.final_norm, "model.norm.weight");
+    lm_head_ = upload_linear(arena_, host.lm_head);
   }
 
   uint64_t weight_bytes() const override {

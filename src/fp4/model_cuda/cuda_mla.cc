@@ -33,27 +33,9 @@ void attend_expanded(const MlaStep& ms, const DeviceMla& w, const model::BatchSe
   StreamArray<float> k(N * H * D, st);  // [N, H, D] = [k_nope | k_pe]
   copy_rows(kvb.get(), P + V, k.get(), D, N * H, P, st);
   for (int64_t h = 0; h < H; ++h) copy_rows(kpe.get(), R, k.get() + h * D + P, H * D, N, R, st);
-  cpu::KvView view;
-  view.k = k.get();
-  view.k_token_stride = H * D;
-  view.k_head_stride = D;
-  view.v = kvb.get() + P;  // V viewed inside kv_b's output
-  view.v_token_stride = H * (P + V);
-  view.v_head_stride = P + V;
-  cpu::AttentionParams ap;
-  ap.num_queries = T;
-  ap.num_kv = N;
-  ap.q_pos0 = seq.pos0;
-  ap.num_q_heads = H;
-  ap.num_kv_heads = H;
-  ap.qk_dim = D;
-  ap.v_dim = V;
-  ap.softmax_scale = ms.softmax_scale;
-  ap.q_token_stride = H * D;
-  ap.q_head_stride = D;
-  ap.out_token_stride = H * V;
-  ap.out_head_stride = V;
-  cuda::attention(ap, q, view, heads, st);
+  const model::ExpandedMlaAttention a =
+      model::expanded_mla_attention(cfg, T, seq.pos0, ms.softmax_scale, k.get(), kvb.get());
+  cuda::attention(a.params, q, a.kv, heads, st);
 }
 
 // Absorbed form for the sequences `seqs` together (model/mla.cc attend_absorbed): their query rows are
