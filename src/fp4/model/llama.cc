@@ -126,19 +126,7 @@ class LlamaModel final : public Model {
     view.block_table = kv.block_table;
     view.block_size = kv.block_size;
     view.k_block_stride = view.v_block_stride = kv.block_size * 2 * G * D;
-    cpu::AttentionParams ap;
-    ap.num_queries = T;
-    ap.num_kv = seq.pos0 + T;
-    ap.q_pos0 = seq.pos0;
-    ap.num_q_heads = H;
-    ap.num_kv_heads = G;
-    ap.qk_dim = D;
-    ap.v_dim = D;
-    ap.softmax_scale = softmax_scale_;
-    ap.q_token_stride = H * D;
-    ap.q_head_stride = D;
-    ap.out_token_stride = H * D;
-    ap.out_head_stride = D;
+    const cpu::AttentionParams ap = cpu::causal_chunk_params(T, seq.pos0, H, G, D, D, softmax_scale_);
     cpu::attention(pool, ap, q, view, out);
   }
 

@@ -118,18 +118,7 @@ ExpandedMlaAttention expanded_mla_attention(const io::ModelConfig& config, int64
   a.kv.v = kvb + P;  // V viewed inside kv_b's output
   a.kv.v_token_stride = H * (P + V);
   a.kv.v_head_stride = P + V;
-  a.params.num_queries = T;
-  a.params.num_kv = pos0 + T;
-  a.params.q_pos0 = pos0;
-  a.params.num_q_heads = H;
-  a.params.num_kv_heads = H;
-  a.params.qk_dim = D;
-  a.params.v_dim = V;
-  a.params.softmax_scale = softmax_scale;
-  a.params.q_token_stride = H * D;
-  a.params.q_head_stride = D;
-  a.params.out_token_stride = H * V;
-  a.params.out_head_stride = V;
+  a.params = cpu::causal_chunk_params(T, pos0, H, H, D, V, softmax_scale);
   return a;
 }
 
@@ -213,19 +202,7 @@ void attend_absorbed(const Compute& cx, const MlaContext& ctx, const MlaWeights&
     view.block_size = kv.block_size;
     view.k_block_stride = kv.block_size * row;
     view.v_block_stride = kv.block_size * row;
-    cpu::AttentionParams ap;
-    ap.num_queries = T;
-    ap.num_kv = seq.pos0 + T;
-    ap.q_pos0 = seq.pos0;
-    ap.num_q_heads = H;
-    ap.num_kv_heads = 1;
-    ap.qk_dim = row;
-    ap.v_dim = L;
-    ap.softmax_scale = ctx.softmax_scale;
-    ap.q_token_stride = H * row;
-    ap.q_head_stride = row;
-    ap.out_token_stride = H * L;
-    ap.out_head_stride = L;
+    const cpu::AttentionParams ap = cpu::causal_chunk_params(T, seq.pos0, H, 1, row, L, ctx.softmax_scale);
     const int64_t r0 = sub.rows.begin(i);
     cpu::attention(pool, ap, q_abs.data() + r0 * H * row, view, o_lat.data() + r0 * H * L);
   });

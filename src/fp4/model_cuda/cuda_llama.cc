@@ -111,19 +111,7 @@ class CudaLlamaModel final : public CudaModelBase {
         const int64_t T = step.rows.count(s);
         cpu::KvView view = paged_view(step, s, l, 0, G * D);
         view.k_head_stride = view.v_head_stride = D;
-        cpu::AttentionParams ap;
-        ap.num_queries = T;
-        ap.num_kv = seq.pos0 + T;
-        ap.q_pos0 = seq.pos0;
-        ap.num_q_heads = H;
-        ap.num_kv_heads = G;
-        ap.qk_dim = D;
-        ap.v_dim = D;
-        ap.softmax_scale = softmax_scale_;
-        ap.q_token_stride = H * D;
-        ap.q_head_stride = D;
-        ap.out_token_stride = H * D;
-        ap.out_head_stride = D;
+        const cpu::AttentionParams ap = cpu::causal_chunk_params(T, seq.pos0, H, G, D, D, softmax_scale_);
         const int64_t r0 = step.rows.begin(s);
         cuda::attention(ap, q.get() + r0 * H * D, view, heads.get() + r0 * H * D, st);
       }

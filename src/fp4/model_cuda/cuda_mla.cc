@@ -78,19 +78,7 @@ void attend_absorbed(const MlaStep& ms, const DeviceMla& w, std::span<const mode
     const int64_t T = rows.count(s);
     // One shared kv head: K is the whole cached row, V its first L values.
     const cpu::KvView view = ms.model->paged_view(*ms.step, s, layer, 0, 0);
-    cpu::AttentionParams ap;
-    ap.num_queries = T;
-    ap.num_kv = seq.pos0 + T;
-    ap.q_pos0 = seq.pos0;
-    ap.num_q_heads = H;
-    ap.num_kv_heads = 1;
-    ap.qk_dim = row;
-    ap.v_dim = L;
-    ap.softmax_scale = ms.softmax_scale;
-    ap.q_token_stride = H * row;
-    ap.q_head_stride = row;
-    ap.out_token_stride = H * L;
-    ap.out_head_stride = L;
+    const cpu::AttentionParams ap = cpu::causal_chunk_params(T, seq.pos0, H, 1, row, L, ms.softmax_scale);
     const int64_t r0 = first[j];
     cuda::attention(ap, q_abs.get() + r0 * H * row, view, o_lat.get() + r0 * H * L, st);
   }

@@ -7,6 +7,24 @@
 
 namespace fp4::cpu {
 
+AttentionParams causal_chunk_params(int64_t T, int64_t pos0, int64_t num_q_heads, int64_t num_kv_heads, int64_t qk_dim,
+                                    int64_t v_dim, float softmax_scale) {
+  AttentionParams p;
+  p.num_queries = T;
+  p.num_kv = pos0 + T;
+  p.q_pos0 = pos0;
+  p.num_q_heads = num_q_heads;
+  p.num_kv_heads = num_kv_heads;
+  p.qk_dim = qk_dim;
+  p.v_dim = v_dim;
+  p.softmax_scale = softmax_scale;
+  p.q_token_stride = num_q_heads * qk_dim;
+  p.q_head_stride = qk_dim;
+  p.out_token_stride = num_q_heads * v_dim;
+  p.out_head_stride = v_dim;
+  return p;
+}
+
 void validate_attention(const AttentionParams& p, const float* q, const KvView& kv, const float* out) {
   FP4_CHECK(p.num_queries >= 0, "attention: num_queries must be ≥ 0, got {}", p.num_queries);
   FP4_CHECK(p.num_q_heads > 0 && p.num_kv_heads > 0, "attention: head counts must be > 0, got q {} / kv {}",

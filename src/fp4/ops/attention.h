@@ -68,6 +68,12 @@ struct AttentionParams {
   int64_t out_head_stride = 0;
 };
 
+// The params of one sequence's chunk of T queries at positions pos0 .. pos0 + T - 1 over its cache (num_kv =
+// pos0 + T), with densely packed heads: q [T, num_q_heads, qk_dim] and out [T, num_q_heads, v_dim].
+// GQA: (H, G, D, D); expanded MLA: (H, H, P + R, V); absorbed MLA: (H, 1, L + R, L).
+AttentionParams causal_chunk_params(int64_t T, int64_t pos0, int64_t num_q_heads, int64_t num_kv_heads, int64_t qk_dim,
+                                    int64_t v_dim, float softmax_scale);
+
 // Throws fp4::Error naming the field when the shapes are inconsistent (q_pos0 + T > num_kv, H % G != 0,
 // a non-positive dim, a paged view without block_size, a null pointer, a non-finite scale). Every backend
 // calls this first. Block ids themselves are not checked here: the KV block manager owns them.
