@@ -269,6 +269,7 @@ GenerateRequest parse_generate_request(const ordered_json& body, const ParsePoli
   s.top_k = f.integer("top_k");
   s.seed = f.integer("seed");
   s.stop = f.string_or_list("stop");
+  s.ignore_eos = f.boolean("ignore_eos");  // benchmarks and tests want a fixed output length
   r.stream = f.boolean("stream").value_or(false);
   r.model = f.string("model");
   finish_fields(f, r, policy);

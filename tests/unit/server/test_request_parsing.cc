@@ -186,6 +186,15 @@ TEST(GenerateRequest, AppliesTheSimpleApiDefaults) {
             std::optional<std::string>("prompt"));
 }
 
+TEST(GenerateRequest, ReadsIgnoreEosAndRejectsAWrongType) {
+  const GenerateRequest r = parse_generate_request(parse_json_body(R"({"prompt": "x", "ignore_eos": true})"), {});
+  EXPECT_EQ(r.sampling.ignore_eos, std::optional<bool>(true));
+  EXPECT_TRUE(r.ignored_fields.empty());
+  EXPECT_EQ(error_of([] { parse_generate_request(parse_json_body(R"({"prompt": "x", "ignore_eos": 1})"), {}); })
+                .param(),
+            std::optional<std::string>("ignore_eos"));
+}
+
 TEST(SamplingRanges, ResolveNamesTheFieldThatTheServerReportsAsParam) {
   const ChatRequest r = chat(R"({"messages": [{"role": "user", "content": "x"}], "top_p": 1.5})");
   try {
