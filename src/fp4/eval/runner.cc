@@ -191,7 +191,7 @@ ModelScores run_suites(apps::TextGenerator& generator, const std::vector<Suite>&
       size_t problem;
       int sample;
     };
-    std::vector<Work> todo;
+    std::vector<Work> pending;
     std::vector<std::vector<SampleOutcome>> outcomes(n, std::vector<SampleOutcome>(static_cast<size_t>(o.samples)));
     int64_t already = 0, already_correct = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -202,7 +202,7 @@ ModelScores run_suites(apps::TextGenerator& generator, const std::vector<Suite>&
           ++already;
           already_correct += it->second.correct;
         } else {
-          todo.push_back({i, k});
+          pending.push_back({i, k});
         }
       }
     }
@@ -220,13 +220,13 @@ ModelScores run_suites(apps::TextGenerator& generator, const std::vector<Suite>&
     const auto worker = [&] {
       while (true) {
         const size_t w = next.fetch_add(1);
-        if (w >= todo.size()) return;
+        if (w >= pending.size()) return;
         {
           std::lock_guard lock(error_mutex);
           if (!first_error.empty()) return;
         }
-        const Problem& p = suite.problems[todo[w].problem];
-        const int k = todo[w].sample;
+        const Problem& p = suite.problems[pending[w].problem];
+        const int k = pending[w].sample;
         try {
           apps::GenerationRequest req;
           req.messages.push_back({"user", build_prompt(suite.type, p)});
@@ -238,7 +238,7 @@ ModelScores run_suites(apps::TextGenerator& generator, const std::vector<Suite>&
           FP4_CHECK(!resp.choices.empty(), "the generator returned no choice");
           const apps::GeneratedText& text = resp.choices[0];
           const Score score = score_completion(suite.type, p, text.content, o.sandbox);
-          SampleOutcome& oc = outcomes[todo[w].problem][static_cast<size_t>(k)];
+          SampleOutcome& oc = outcomes[pending[w].problem][static_cast<size_t>(k)];
           oc.correct = score.correct;
           oc.truncated = text.finish_reason == "length";
           oc.completion_tokens = resp.completion_tokens;
@@ -273,7 +273,7 @@ ModelScores run_suites(apps::TextGenerator& generator, const std::vector<Suite>&
       }
     };
     std::vector<std::thread> threads;
-    const int nthreads = static_cast<int>(std::min<size_t>(static_cast<size_t>(o.concurrency), std::max<size_t>(todo.size(), 1)));
+    const int nthreads = static_cast<int>(std::min<size_t>(static_cast<size_t>(o.concurrency), std::max<size_t>(pending.size(), 1)));
     for (int t = 0; t < nthreads; ++t) threads.emplace_back(worker);
     for (auto& t : threads) t.join();
     // The samples already written stay in the results file: a rerun resumes after the failure.

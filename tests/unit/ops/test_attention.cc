@@ -15,22 +15,9 @@
 namespace fp4::cpu {
 namespace {
 
-// Contiguous [T, H, D] strides for q/out and [N, G, D] for K/V.
+// Contiguous [T, H, D] strides for q/out (the library's causal_chunk_params) and [N, G, D] for K/V.
 AttentionParams dense_params(int64_t T, int64_t past, int64_t H, int64_t G, int64_t dk, int64_t dv, float scale) {
-  AttentionParams p;
-  p.num_queries = T;
-  p.num_kv = past + T;
-  p.q_pos0 = past;
-  p.num_q_heads = H;
-  p.num_kv_heads = G;
-  p.qk_dim = dk;
-  p.v_dim = dv;
-  p.softmax_scale = scale;
-  p.q_token_stride = H * dk;
-  p.q_head_stride = dk;
-  p.out_token_stride = H * dv;
-  p.out_head_stride = dv;
-  return p;
+  return causal_chunk_params(T, past, H, G, dk, dv, scale);
 }
 
 KvView dense_kv(const std::vector<float>& k, const std::vector<float>& v, int64_t G, int64_t dk, int64_t dv) {
