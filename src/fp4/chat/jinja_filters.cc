@@ -40,7 +40,7 @@ Value attribute_path(const Value& item, const Value& attribute) {
     const size_t dot = path.find('.', start);
     const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     const bool numeric = !part.empty() && part.find_first_not_of("0123456789") == std::string::npos;
-    current = numeric ? get_item(current, Value::integer(std::stoll(part))) : get_item(current, Value::string(part));
+    current = numeric ? get_item(current, Value::integer(index_from_digits(part))) : get_item(current, Value::string(part));
     if (dot == std::string::npos) return current;
     start = dot + 1;
   }

@@ -439,7 +439,7 @@ Value Interpreter::evaluate_node(const Expr& expr, const std::shared_ptr<Frame>&
     }
     case ExprKind::kGetAttr: {
       const Value object = evaluate(*expr.target, frame);
-      if (expr.negated) return get_item(object, Value::integer(std::stoll(expr.name)));
+      if (expr.negated) return get_item(object, Value::integer(index_from_digits(expr.name)));
       return get_attribute(object, expr.name);
     }
     case ExprKind::kGetItem: {

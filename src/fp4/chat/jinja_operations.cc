@@ -54,6 +54,16 @@ Value get_attribute(const Value& object, std::string_view name) {
   return missing_attribute(object, name);
 }
 
+int64_t index_from_digits(std::string_view digits) {
+  int64_t value = 0;
+  for (const char c : digits) {
+    const int64_t d = c - '0';
+    if (value > (std::numeric_limits<int64_t>::max() - d) / 10) return std::numeric_limits<int64_t>::max();
+    value = value * 10 + d;
+  }
+  return value;
+}
+
 Value get_item(const Value& object, const Value& key) {
   if (object.is_undefined()) fail_undefined(object);
   if (object.is_dict()) {

@@ -2,6 +2,7 @@
 // sandboxed getattr/getitem), slicing, iteration, membership and the arithmetic operators.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,10 @@ inline constexpr size_t kMaxBuiltSize = size_t{64} << 20;
 Value get_attribute(const Value& object, std::string_view name);
 // obj[key]: dict key, list/str index (negative from the end), then attribute; missing → undefined.
 Value get_item(const Value& object, const Value& key);
+// The integer of a digits-only index written as an attribute (`x.0`, `map(attribute="a.1")`). A number
+// past int64 is out of range for every list and string and matches no dict key, as the huge int would in
+// Python, so it saturates instead of failing the parse.
+int64_t index_from_digits(std::string_view digits);
 // obj[start:stop:step] for str, list and tuple.
 Value get_slice(const Value& object, std::optional<int64_t> start, std::optional<int64_t> stop,
                 std::optional<int64_t> step);

@@ -31,6 +31,14 @@ TEST(JinjaWhitespace, TrimBlocksAndLstripBlocks) {
   EXPECT_EQ(render("x\r\ny\r\n"), "x\ny");  // newlines normalized, the last one dropped
 }
 
+// An integer written as an attribute indexes (`x.1`); one past int64 is out of range, as in Python (found
+// by fuzz_jinja: the conversion used to throw an exception nothing caught).
+TEST(JinjaIndexing, IntegerAttributesIndexAndHugeOnesAreUndefined) {
+  EXPECT_EQ(render("{{ [5, 6].1 }}"), "6");
+  EXPECT_EQ(render("{{ [5, 6].99999999999999999999999999 is undefined }}"), "True");
+  EXPECT_EQ(render("{{ [[1, 2]] | map(attribute='0.99999999999999999999999999') | list | length }}"), "1");
+}
+
 TEST(JinjaScoping, LoopBodiesDoNotLeakButNamespacesDo) {
   EXPECT_EQ(render("{% set x = 0 %}{% for i in [1,2] %}{{ x }}{% set x = i %}{{ x }}{% endfor %}|{{ x }}"), "0102|0");
   EXPECT_EQ(render("{% if true %}{% set y = 5 %}{% endif %}{{ y }}"), "5");
